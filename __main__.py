@@ -1,0 +1,23 @@
+"""local-mesh: minikube -> MetalLB -> Istio, with the ingress gateway's IP as an output."""
+
+import pulumi
+
+from components.cluster import MinikubeCluster
+from components.istio import Istio
+from components.metallb import MetalLB
+from components.settings import parse_settings, project_config
+
+settings = parse_settings(project_config(), pulumi.get_stack())
+
+cluster = MinikubeCluster("cluster", settings)
+metallb = MetalLB("metallb", settings, cluster)
+istio = Istio("istio", settings, cluster, ingress_needs=metallb.ready)
+
+pulumi.export("ingressIp", istio.ingress_ip)
+pulumi.export("ingressUrl", pulumi.Output.concat("http://", istio.ingress_ip))
+pulumi.export("profile", cluster.profile)
+pulumi.export("nodeIp", cluster.node_ip)
+pulumi.export("addressPool", metallb.address_pool)
+pulumi.export("kubeContext", cluster.kube_context)
+pulumi.export("istioVersion", istio.istio_version)
+pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -1,0 +1,90 @@
+"""The minikube cluster and the one Kubernetes provider that reaches it."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+from pulumi_command import local
+
+from components.minikube import (
+    INTERPRETER,
+    ClusterAccess,
+    cluster_environment,
+    parse_cluster_access,
+    recreate_triggers,
+    script,
+)
+from components.settings import Settings
+
+
+class MinikubeCluster(pulumi.ComponentResource):
+    """A minikube profile of its own, its node IP and a provider bound to it.
+
+    `command` is the resource every in-cluster resource is `deleted_with`:
+    deleting the profile deletes them all, so destroy is one `minikube delete`.
+    """
+
+    command: local.Command
+    provider: kubernetes.Provider
+    node_ip: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    profile: pulumi.Output[str]
+    kube_context: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
+
+        self.command = local.Command(
+            "minikube",
+            create=script("cluster-create.sh"),
+            delete=script("cluster-delete.sh"),
+            interpreter=INTERPRETER,
+            environment=cluster_environment(settings),
+            triggers=recreate_triggers(settings),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Two clusters of one profile cannot exist side by side:
+                # the old one must go before its replacement starts.
+                delete_before_replace=True,
+            ),
+        )
+
+        # An invoke, not a resource: it runs on every preview and up, so a
+        # kubeconfig whose API server port moved (Docker restart, reboot) is
+        # read afresh instead of being served stale from state.
+        access_output = local.run_output(
+            command=script("cluster-access.sh"),
+            interpreter=INTERPRETER,
+            environment={"MINIKUBE_PROFILE": settings.profile},
+            # stdout carries the kubeconfig: keep it out of the logs.
+            logging=local.Logging.STDERR,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.command]),
+        )
+        access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(
+            lambda stdout: parse_cluster_access(stdout, settings.kube_context)
+        )
+        self.node_ip = access.apply(lambda a: a.node_ip)
+        self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
+        self.profile = pulumi.Output.from_input(settings.profile)
+        self.kube_context = pulumi.Output.from_input(settings.kube_context)
+
+        self.provider = kubernetes.Provider(
+            "minikube",
+            kubeconfig=self.kubeconfig,
+            context=settings.kube_context,
+            # Replace the provider (and so every resource) only if the cluster's
+            # identity changes, not when the kubeconfig text does.
+            cluster_identifier=settings.profile,
+            # A cluster deleted by hand must not block `pulumi destroy`.
+            delete_unreachable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.register_outputs(
+            {
+                "profile": self.profile,
+                "kubeContext": self.kube_context,
+                "nodeIp": self.node_ip,
+                "kubeconfig": self.kubeconfig,
+            }
+        )

@@ -1,0 +1,102 @@
+"""MetalLB from its Helm chart, with an L2 address pool on the node's network."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+from pulumi_command import local
+
+from components.cluster import MinikubeCluster
+from components.helm import chart_release
+from components.minikube import INTERPRETER, script
+from components.network import AddressRange, resolve_address_pool
+from components.settings import Settings
+from components.values import (
+    ADDRESS_POOL_NAME,
+    METALLB_NAMESPACE,
+    METALLB_REPOSITORY,
+    address_pool_manifest,
+    address_pool_spec,
+    l2_advertisement_spec,
+    metallb_values,
+)
+
+WEBHOOK_WAIT_SECONDS = 300
+WEBHOOK_POLL_SECONDS = 2
+
+
+class MetalLB(pulumi.ComponentResource):
+    """The chart (not minikube's addon: that ships MetalLB 0.9.6, configured at an
+    interactive prompt, and forgets its config on stop/start), an IPAddressPool
+    and an L2Advertisement. `ready` lists what a LoadBalancer Service needs."""
+
+    address_pool: pulumi.Output[str]
+    ready: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        cluster: MinikubeCluster,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("local-mesh:metallb:MetalLB", name, None, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider, deleted_with=cluster.command)
+
+        pool: pulumi.Output[AddressRange] = cluster.node_ip.apply(
+            lambda node_ip: resolve_address_pool(settings.address_pool, node_ip)
+        )
+        self.address_pool = pool.apply(str)
+
+        release = chart_release(
+            "metallb",
+            release="metallb",
+            chart="metallb",
+            version=settings.metallb_version,
+            repository=METALLB_REPOSITORY,
+            namespace=METALLB_NAMESPACE,
+            values=metallb_values(),
+            opts=in_cluster,
+        )
+
+        # The webhook race (metallb #1597, #1610, #1669) is handled here, on
+        # purpose: Helm's wait ends when the controller pod is Ready, but its
+        # validating webhook serves a little later, so creating the pool at once
+        # fails with "connection refused". This gate retries a server-side dry
+        # run of the very pool until the webhook admits it, then lets the pool
+        # be created: the first `pulumi up` needs no retry by hand.
+        webhook_ready = local.Command(
+            "metallb-webhook-ready",
+            create=script("metallb-webhook-ready.sh"),
+            interpreter=INTERPRETER,
+            environment={
+                "KUBECONFIG_CONTENT": cluster.kubeconfig,
+                "PROBE_MANIFEST": pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True)),
+                "WAIT_SECONDS": str(WEBHOOK_WAIT_SECONDS),
+                "POLL_SECONDS": str(WEBHOOK_POLL_SECONDS),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release], deleted_with=cluster.command),
+        )
+
+        after_webhook = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[webhook_ready]))
+        address_pool = kubernetes.apiextensions.CustomResource(
+            "address-pool",
+            api_version="metallb.io/v1beta1",
+            kind="IPAddressPool",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),
+            spec=pool.apply(address_pool_spec),
+            opts=after_webhook,
+        )
+        advertisement = kubernetes.apiextensions.CustomResource(
+            "l2-advertisement",
+            api_version="metallb.io/v1beta1",
+            kind="L2Advertisement",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),
+            spec=l2_advertisement_spec(),
+            opts=after_webhook,
+        )
+        self.ready = [address_pool, advertisement]
+
+        self.register_outputs({"addressPool": self.address_pool})

@@ -1,0 +1,82 @@
+"""Address-pool arithmetic for MetalLB: pure functions over `ipaddress`.
+
+minikube gives every profile its own /24 docker network (192.168.49.0/24,
+192.168.58.0/24, ...) with the gateway at .1 and the node at .2. LoadBalancer
+addresses are carved out of that same /24, so the host can reach them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, ip_network
+
+NODE_PREFIX_LENGTH = 24
+# The seed article's hand-picked 192.168.49.100-192.168.49.120, for any /24.
+DEFAULT_POOL_HOSTS = (100, 120)
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    first: IPv4Address
+    last: IPv4Address
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPv4Address) and self.first <= address <= self.last
+
+    @property
+    def size(self) -> int:
+        return int(self.last) - int(self.first) + 1
+
+
+def parse_address_pool(text: str) -> AddressRange:
+    """`A.B.C.D-A.B.C.E` or a CIDR such as `192.168.49.96/28`."""
+    text = text.strip()
+    try:
+        if "-" in text:
+            first_text, last_text = (part.strip() for part in text.split("-", 1))
+            first, last = IPv4Address(first_text), IPv4Address(last_text)
+        else:
+            network = IPv4Network(text, strict=True)
+            first, last = network.network_address, network.broadcast_address
+    except ValueError as problem:
+        raise ValueError(str(problem)) from None
+    if first > last:
+        raise ValueError(f"the range is reversed: {first} comes after {last}")
+    return AddressRange(first, last)
+
+
+def node_subnet(node_ip: str) -> IPv4Network:
+    return ip_network(f"{IPv4Address(node_ip)}/{NODE_PREFIX_LENGTH}", strict=False)  # type: ignore[return-value]
+
+
+def default_address_pool(node_ip: str) -> AddressRange:
+    subnet = node_subnet(node_ip)
+    first, last = (subnet.network_address + host for host in DEFAULT_POOL_HOSTS)
+    return AddressRange(first, last)
+
+
+def check_address_pool(pool: AddressRange, node_ip: str) -> None:
+    """Raise ValueError unless the pool is usable on the node's network."""
+    subnet = node_subnet(node_ip)
+    if pool.first not in subnet or pool.last not in subnet:
+        raise ValueError(f"{pool} is not inside the node's subnet {subnet} (node IP {node_ip})")
+    reserved = {
+        IPv4Address(node_ip): "the node IP",
+        subnet.network_address + 1: "the network's gateway",
+        subnet.network_address + 254: "the address .254",
+        subnet.network_address: "the network address",
+        subnet.broadcast_address: "the broadcast address",
+    }
+    for address, role in reserved.items():
+        if address in pool:
+            raise ValueError(f"{pool} contains {address}, {role}")
+
+
+def resolve_address_pool(explicit: AddressRange | None, node_ip: str) -> AddressRange:
+    """The pool MetalLB gets: the explicit one, checked, or the derived default."""
+    pool = explicit if explicit is not None else default_address_pool(node_ip)
+    check_address_pool(pool, node_ip)
+    return pool

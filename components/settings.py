@@ -1,0 +1,195 @@
+"""The stack's configuration, parsed once into one validated, typed object.
+
+Pure: no Pulumi resources are created here. Defaults live only in Pulumi.yaml;
+this module refuses a missing key rather than inventing a second default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from components.network import AddressRange, parse_address_pool
+
+PROJECT = "local-mesh"
+
+CONFIG_KEYS = (
+    "profile",
+    "driver",
+    "cpus",
+    "memory",
+    "kubernetesVersion",
+    "metallbVersion",
+    "addressPool",
+    "istioVersion",
+    "istioProfile",
+)
+
+ISTIO_PROFILES = ("demo", "minimal")
+
+# Drivers whose node sits on a host-reachable /24 network, which is what the
+# MetalLB address pool is carved from. `none` and `ssh` have no such network.
+DRIVERS = ("docker", "podman", "kvm2", "qemu2", "virtualbox", "hyperkit", "vfkit", "hyperv")
+
+# minikube refuses to start below these (exit codes 29 and 23).
+MIN_CPUS = 2
+MIN_MEMORY_MB = 1800
+
+# The profile names the docker container, network, kube context and node
+# hostname, and reaches shell scripts: DNS-label characters only.
+_PROFILE_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_MEMORY_PATTERN = re.compile(r"^(\d+)([bkmg])?$", re.IGNORECASE)
+_KUBERNETES_VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_CHART_VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+_BYTES_PER_UNIT = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+class ConfigError(ValueError):
+    """A configuration value the program cannot use; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    profile: str
+    driver: str
+    cpus: int
+    memory_mb: int
+    kubernetes_version: str
+    metallb_version: str
+    address_pool: AddressRange | None
+    istio_version: str
+    istio_profile: str
+
+    @property
+    def kube_context(self) -> str:
+        # minikube names the kube context after the profile.
+        return self.profile
+
+
+def _error(key: str, value: object, accepted: str) -> ConfigError:
+    return ConfigError(f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}")
+
+
+def parse_memory_mb(text: str) -> int:
+    """minikube's --memory syntax: a number with an optional b/k/m/g unit; a bare number is MB."""
+    match = _MEMORY_PATTERN.match(text.strip())
+    if not match:
+        raise ValueError(f"unreadable memory size {text!r}")
+    amount, unit = int(match.group(1)), (match.group(2) or "m").lower()
+    return amount * _BYTES_PER_UNIT[unit] // 1024**2
+
+
+def parse_kubernetes_version(text: str) -> tuple[int, int, int]:
+    match = _KUBERNETES_VERSION_PATTERN.match(text)
+    if not match:
+        raise ValueError(f"unreadable Kubernetes version {text!r}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def default_profile(stack: str) -> str:
+    """One minikube profile per stack, so two stacks never share a cluster."""
+    slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
+    return f"{PROJECT}-{slug}"[:63].rstrip("-")
+
+
+def project_config() -> dict[str, str]:
+    """Every `local-mesh:` key the engine handed this program, without the prefix.
+
+    Read whole (not key by key) so that a misspelled key can be reported.
+    """
+    prefix = f"{PROJECT}:"
+    merged = {**get_config_env(), **CONFIG.get()}
+    return {key.removeprefix(prefix): str(value) for key, value in merged.items() if key.startswith(prefix)}
+
+
+def unknown_keys(raw: Mapping[str, str]) -> list[str]:
+    return sorted(key for key in raw if key not in CONFIG_KEYS)
+
+
+def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
+    """Validate the project's config (keys without the `local-mesh:` prefix).
+
+    Raises ConfigError naming the key, the bad value and what is accepted.
+    """
+    for key in unknown_keys(raw):
+        close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+        hint = f"did you mean {PROJECT}:{close[0]}?" if close else f"known keys: {', '.join(CONFIG_KEYS)}"
+        raise ConfigError(f"{PROJECT}:{key} is not a configuration key of this project: {hint}")
+    missing = [key for key in CONFIG_KEYS if key not in raw]
+    if missing:
+        raise ConfigError(
+            f"{PROJECT}:{missing[0]} has no value: Pulumi.yaml declares its default, "
+            "so run the program with the Pulumi CLI from the project directory"
+        )
+
+    profile = raw["profile"].strip() or default_profile(stack)
+    if not _PROFILE_PATTERN.match(profile):
+        raise _error(
+            "profile",
+            profile,
+            "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit "
+            "(or empty for local-mesh-<stack>)",
+        )
+
+    driver = raw["driver"].strip()
+    if driver not in DRIVERS:
+        raise _error("driver", driver, f"one of {', '.join(DRIVERS)}")
+
+    try:
+        cpus = int(str(raw["cpus"]).strip())
+    except ValueError:
+        raise _error("cpus", raw["cpus"], f"a whole number of CPUs, at least {MIN_CPUS}") from None
+    if cpus < MIN_CPUS:
+        raise _error("cpus", cpus, f"at least {MIN_CPUS} CPUs (minikube refuses fewer)")
+
+    try:
+        memory_mb = parse_memory_mb(raw["memory"])
+    except ValueError:
+        raise _error(
+            "memory", raw["memory"], "a size such as 8g, 6144m or 6144 (MB): a number with an optional b/k/m/g"
+        ) from None
+    if memory_mb < MIN_MEMORY_MB:
+        raise _error("memory", raw["memory"], f"at least {MIN_MEMORY_MB} MB (minikube refuses less)")
+
+    kubernetes_version = raw["kubernetesVersion"].strip()
+    try:
+        parse_kubernetes_version(kubernetes_version)
+    except ValueError:
+        raise _error("kubernetesVersion", kubernetes_version, "a version such as v1.35.1") from None
+
+    versions = {}
+    for key in ("metallbVersion", "istioVersion"):
+        versions[key] = raw[key].strip()
+        if not _CHART_VERSION_PATTERN.match(versions[key]):
+            raise _error(key, versions[key], "a chart version such as 1.2.3, without a leading v")
+
+    pool_text = raw["addressPool"].strip()
+    try:
+        address_pool = parse_address_pool(pool_text) if pool_text else None
+    except ValueError as problem:
+        raise _error(
+            "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
+        ) from None
+
+    istio_profile = raw["istioProfile"].strip()
+    if istio_profile not in ISTIO_PROFILES:
+        raise _error("istioProfile", istio_profile, f"one of {', '.join(ISTIO_PROFILES)}")
+
+    return Settings(
+        stack=stack,
+        profile=profile,
+        driver=driver,
+        cpus=cpus,
+        memory_mb=memory_mb,
+        kubernetes_version=kubernetes_version,
+        metallb_version=versions["metallbVersion"],
+        address_pool=address_pool,
+        istio_version=versions["istioVersion"],
+        istio_profile=istio_profile,
+    )

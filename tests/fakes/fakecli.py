@@ -1,0 +1,88 @@
+"""State and behaviour shared by the stand-in `minikube`, `kubectl` and `docker`.
+
+The stand-ins imitate minikube v1.38.1 and kubectl v1.35 on the docker driver,
+as far as local-mesh's scripts use them: the same output formats on the same
+streams and the same exit codes. What each one imitates is listed in
+tests/fakes/README.md; nothing here reaches a real cluster, Docker or network.
+
+State lives in $FAKE_CLI_STATE (a JSON file per machine) and in $KUBECONFIG and
+$MINIKUBE_HOME, like the real tools' files, so a test can stop, start and
+delete profiles by hand between runs of the real scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MINIKUBE_VERSION = "v1.38.1"
+API_SERVER_PORT = 8443
+
+# minikube's exit codes (pkg/minikube/reason/exitcodes.go).
+EX_PROGRAM_USAGE = 14
+EX_INSUFFICIENT_MEMORY = 23
+EX_INSUFFICIENT_CORES = 29
+EX_GUEST_NOT_RUNNING = 83
+EX_GUEST_NOT_FOUND = 85
+
+
+def fail(message: str, code: int) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(code)
+
+
+def state_path() -> Path:
+    root = os.environ.get("FAKE_CLI_STATE")
+    if not root:
+        fail("fake CLI: FAKE_CLI_STATE is not set (refusing to guess a state folder)", 2)
+    return Path(root) / "state.json"
+
+
+def load_state() -> dict[str, Any]:
+    path = state_path()
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"profiles": {}, "networks": [], "calls": []}
+
+
+def save_state(state: dict[str, Any]) -> None:
+    state_path().write_text(json.dumps(state, indent=2, sort_keys=True))
+
+
+def record_call(state: dict[str, Any], argv: list[str]) -> None:
+    state["calls"].append([Path(argv[0]).name, *argv[1:]])
+
+
+def kubeconfig_path() -> Path:
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        return Path(explicit.split(os.pathsep)[0])
+    return Path.home() / ".kube" / "config"
+
+
+def load_kubeconfig(path: Path) -> dict[str, Any]:
+    if path.exists() and path.read_text().strip():
+        return yaml.safe_load(path.read_text())
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [],
+        "contexts": [],
+        "users": [],
+        "current-context": "",
+        "preferences": {},
+    }
+
+
+def save_kubeconfig(path: Path, config: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def without(entries: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [entry for entry in entries or [] if entry.get("name") != name]

@@ -1,0 +1,262 @@
+"""Shared test plumbing: the stand-in CLIs and the real program under Pulumi's mocks.
+
+Nothing here decides what the program does: the mocks run the program's real
+shell scripts (as pulumi-command would) against the stand-in CLIs, and answer
+for Helm and Kubernetes the way those providers report state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+REPO = Path(__file__).resolve().parent.parent
+UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
+FAKE_BIN = REPO / "tests" / "fakes" / "bin"
+PROJECT = "local-mesh"
+
+
+def upstream(relative: str) -> Path:
+    path = UPSTREAM / relative
+    if not path.exists():
+        raise FileNotFoundError(
+            f"upstream reference data {path} is missing: set LOCAL_MESH_UPSTREAM to the shared/upstream folder"
+        )
+    return path
+
+
+def fake_environment(root: Path) -> dict[str, str]:
+    """An environment in which `minikube`, `kubectl` and `docker` are the stand-ins
+    and every file they keep lives under `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": os.pathsep.join([str(FAKE_BIN), str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+        "HOME": str(root),
+        "FAKE_CLI_STATE": str(root),
+        "KUBECONFIG": str(root / "kube" / "config"),
+        "MINIKUBE_HOME": str(root / "minikube"),
+        "FAKE_MINIKUBE_START_FLAGS": str(upstream("minikube-1.38.1/start-flags.txt")),
+    }
+
+
+def fake_state(root: Path) -> dict[str, Any]:
+    path = root / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {"profiles": {}, "networks": [], "calls": []}
+
+
+def run_shell(command: str, environment: Mapping[str, str], interpreter: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*(interpreter or ["bash", "-c"]), command],
+        env=dict(environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def unwrap_secrets(value: Any) -> tuple[Any, bool]:
+    """Inputs as the provider sees them, and whether any part was a secret."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrap_secrets(value["value"])[0], True
+        pairs = {key: unwrap_secrets(item) for key, item in value.items()}
+        return {key: pair[0] for key, pair in pairs.items()}, any(pair[1] for pair in pairs.values())
+    if isinstance(value, list):
+        items = [unwrap_secrets(item) for item in value]
+        return [item[0] for item in items], any(item[1] for item in items)
+    return value, False
+
+
+def secret_paths(value: Any, path: str = "") -> set[str]:
+    """The dotted paths of the secret values inside deserialized inputs."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return {path}
+        return set().union(*(secret_paths(item, f"{path}.{key}".lstrip(".")) for key, item in value.items()))
+    if isinstance(value, list):
+        return set().union(*(secret_paths(item, f"{path}[{index}]") for index, item in enumerate(value)))
+    return set()
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """What the Pulumi CLI hands the program: Pulumi.yaml's defaults, then the
+    stack file's values, then `pulumi config set` overrides."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    config: dict[str, Any] = {}
+    for key, declaration in project["config"].items():
+        if ":" in key:
+            config[key] = declaration
+        else:
+            config[f"{PROJECT}:{key}"] = declaration["default"]
+    stack_file = REPO / f"Pulumi.{stack}.yaml"
+    if stack_file.exists():
+        config.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    for key, value in (overrides or {}).items():
+        config[key if ":" in key else f"{PROJECT}:{key}"] = value
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+@dataclass
+class Registration:
+    """What the SDK sent the engine for one resource, as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    provider: str
+    dependencies: list[str]
+    deleted_with: str
+    delete_before_replace: bool
+    additional_secret_outputs: list[str]
+    inputs: dict[str, Any]
+    secret_inputs: set[str]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    provider=request.provider,
+                    dependencies=list(request.dependencies),
+                    deleted_with=request.deletedWith,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    inputs=unwrap_secrets(rpc.deserialize_properties(request.object))[0],
+                    secret_inputs=secret_paths(rpc.deserialize_properties(request.object)),
+                )
+            )
+        return response
+
+
+class LocalMeshMocks(pulumi_mocks.Mocks):
+    """Plays the providers: pulumi-command runs its commands for real (against
+    the stand-in CLIs), Helm reports a deployed release, and the ingress Service
+    reports the first address of the MetalLB pool, as MetalLB assigns it."""
+
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        self.environment = dict(environment)
+        self.pool_first_address: str | None = None
+        self.commands_run: list[str] = []
+        self.reads: list[pulumi_mocks.MockResourceArgs] = []
+
+    def _run(self, command: str, inputs: Mapping[str, Any]) -> dict[str, str]:
+        environment = {**self.environment, **(inputs.get("environment") or {})}
+        result = run_shell(command, environment, inputs.get("interpreter"))
+        if result.returncode != 0:
+            raise RuntimeError(f"command exited {result.returncode}: {result.stderr.strip()}")
+        return {"stdout": result.stdout.rstrip("\n"), "stderr": result.stderr.rstrip("\n")}
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = unwrap_secrets(dict(args.inputs))[0]
+        if args.resource_id:  # a read (`Service.get`)
+            self.reads.append(args)
+            return args.resource_id, self._read(args)
+        if not args.custom:  # a component: the engine keeps no state for it
+            return None, {}
+        if args.typ == "command:local:Command":
+            self.commands_run.append(args.name)
+            return f"{args.name}-id", {**inputs, **self._run(inputs["create"], inputs)}
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            status = {"name": inputs["name"], "namespace": inputs["namespace"], "status": "deployed", "version": inputs["version"]}
+            return f"{inputs['namespace']}/{inputs['name']}", {**inputs, "status": status}
+        if args.typ == "kubernetes:metallb.io/v1beta1:IPAddressPool":
+            first = inputs["spec"]["addresses"][0].split("-")[0]
+            self.pool_first_address = str(IPv4Address(first))
+            return f"metallb-system/{args.name}", inputs
+        if args.typ in ("kubernetes:metallb.io/v1beta1:L2Advertisement", "pulumi:providers:kubernetes"):
+            return f"{args.name}-id", inputs
+        raise NotImplementedError(f"the mocks do not know resource type {args.typ}: teach tests/harness.py")
+
+    def _read(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+        if args.typ != "kubernetes:core/v1:Service":
+            raise NotImplementedError(f"the mocks cannot read {args.typ}")
+        namespace, name = args.resource_id.split("/")
+        ingress = [{"ip": self.pool_first_address}] if self.pool_first_address else []
+        return {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": ingress}},
+        }
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+        if args.token == "command:local:run":
+            self.commands_run.append("run")
+            run_args = unwrap_secrets(dict(args.args))[0]
+            return self._run(run_args["command"], run_args)
+        raise NotImplementedError(f"the mocks do not know function {args.token}")
+
+
+@dataclass
+class ProgramRun:
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    mocks: LocalMeshMocks
+    fake_root: Path
+    errors: list[BaseException] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+        return matches[0]
+
+
+def run_program(
+    stack: str,
+    fake_root: Path,
+    overrides: Mapping[str, Any] | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run the real __main__.py under mocks, as `pulumi up` (or preview) would."""
+    mocks = LocalMeshMocks(fake_environment(fake_root))
+    monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.settings.reset_options()
+    pulumi.runtime.set_all_config(stack_config(stack, overrides))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+    loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+    stack_resource = pulumi.runtime.settings.get_root_resource()
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    for name, value in stack_resource.outputs.items():
+        output = pulumi.Output.from_input(value)
+        outputs[name] = loop.run_until_complete(output.future())
+        if loop.run_until_complete(output.is_secret()):
+            secret_outputs.add(name)
+    loop.close()
+    return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)
