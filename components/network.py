@@ -70,7 +70,7 @@ def check_address_pool(pool: AddressRange, node_ip: str) -> None:
         subnet.network_address: "the network address",
         subnet.broadcast_address: "the broadcast address",
     }
-    for address, role in reserved.items():
+    for address, role in sorted(reserved.items()):
         if address in pool:
             raise ValueError(f"{pool} contains {address}, {role}")
 

@@ -58,7 +58,9 @@ def fake_state(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {"profiles": {}, "networks": [], "calls": []}
 
 
-def run_shell(command: str, environment: Mapping[str, str], interpreter: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_shell(
+    command: str, environment: Mapping[str, str], interpreter: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*(interpreter or ["bash", "-c"]), command],
         env=dict(environment),
@@ -185,7 +187,12 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
             self.commands_run.append(args.name)
             return f"{args.name}-id", {**inputs, **self._run(inputs["create"], inputs)}
         if args.typ == "kubernetes:helm.sh/v3:Release":
-            status = {"name": inputs["name"], "namespace": inputs["namespace"], "status": "deployed", "version": inputs["version"]}
+            status = {
+                "name": inputs["name"],
+                "namespace": inputs["namespace"],
+                "status": "deployed",
+                "version": inputs["version"],
+            }
             return f"{inputs['namespace']}/{inputs['name']}", {**inputs, "status": status}
         if args.typ == "kubernetes:metallb.io/v1beta1:IPAddressPool":
             first = inputs["spec"]["addresses"][0].split("-")[0]
@@ -198,7 +205,7 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
     def _read(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
         if args.typ != "kubernetes:core/v1:Service":
             raise NotImplementedError(f"the mocks cannot read {args.typ}")
-        namespace, name = args.resource_id.split("/")
+        namespace, name = str(args.resource_id).split("/")
         ingress = [{"ip": self.pool_first_address}] if self.pool_first_address else []
         return {
             "metadata": {"name": name, "namespace": namespace},
@@ -206,11 +213,11 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
             "status": {"loadBalancer": {"ingress": ingress}},
         }
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "command:local:run":
             self.commands_run.append("run")
             run_args = unwrap_secrets(dict(args.args))[0]
-            return self._run(run_args["command"], run_args)
+            return self._run(run_args["command"], run_args), []
         raise NotImplementedError(f"the mocks do not know function {args.token}")
 
 
@@ -251,6 +258,7 @@ def run_program(
     runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
     loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
     stack_resource = pulumi.runtime.settings.get_root_resource()
+    assert isinstance(stack_resource, pulumi.runtime.stack.Stack)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     for name, value in stack_resource.outputs.items():

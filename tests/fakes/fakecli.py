@@ -39,7 +39,8 @@ def fail(message: str, code: int) -> None:
 def state_path() -> Path:
     root = os.environ.get("FAKE_CLI_STATE")
     if not root:
-        fail("fake CLI: FAKE_CLI_STATE is not set (refusing to guess a state folder)", 2)
+        print("fake CLI: FAKE_CLI_STATE is not set (refusing to guess a state folder)", file=sys.stderr)
+        sys.exit(2)
     return Path(root) / "state.json"
 
 

@@ -1,0 +1,53 @@
+# local-mesh: one entry point. `make up` and `make test` are the two commands
+# the README names; each installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STACK ?= dev
+# A local state backend in this folder: no Pulumi account needed.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# Secrets (the kubeconfig) are encrypted with this passphrase; empty is allowed
+# for a laptop-local stack. Set your own to protect the state file.
+export PULUMI_CONFIG_PASSPHRASE ?=
+
+.PHONY: stack up preview destroy test lint e2e bench clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+stack: $(VENV)/.runtime
+	@pulumi stack select --create "$(STACK)" >/dev/null
+
+up: stack
+	pulumi up --yes --stack "$(STACK)"
+
+preview: stack
+	pulumi preview --stack "$(STACK)"
+
+destroy: stack
+	pulumi destroy --yes --stack "$(STACK)"
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/shellcheck components/scripts/*.sh .ci/run
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest
+
+e2e: $(VENV)/.dev
+	$(VENV)/bin/pytest tests/e2e -s --run-e2e
+
+bench: $(VENV)/.dev
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Settings parsing: the defaults from Pulumi.yaml, and one clear error per bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.settings import ConfigError, default_profile, parse_memory_mb, parse_settings
+from tests.harness import stack_config
+
+
+def raw(stack: str = "dev", **overrides: str) -> dict[str, str]:
+    """The project's config as the engine passes it, without the `local-mesh:` prefix."""
+    config = stack_config(stack, overrides)
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("local-mesh:")}
+
+
+def test_pulumi_yaml_defaults_give_the_seed_articles_cluster() -> None:
+    settings = parse_settings(raw(), "dev")
+    assert settings.profile == "local-mesh-dev"
+    assert settings.kube_context == "local-mesh-dev"
+    assert (settings.driver, settings.cpus, settings.memory_mb) == ("docker", 4, 8192)
+    assert settings.kubernetes_version == "v1.35.1"
+    assert (settings.istio_version, settings.istio_profile, settings.metallb_version) == ("1.31.1", "demo", "0.16.1")
+    assert settings.address_pool is None
+
+
+def test_explicit_values_are_used() -> None:
+    settings = parse_settings(
+        raw(profile="mesh-a", cpus="6", memory="6144", addressPool="192.168.49.200/29", istioProfile="minimal"),
+        "dev",
+    )
+    assert (settings.profile, settings.cpus, settings.memory_mb, settings.istio_profile) == (
+        "mesh-a",
+        6,
+        6144,
+        "minimal",
+    )
+    assert str(settings.address_pool) == "192.168.49.200-192.168.49.207"
+
+
+@pytest.mark.parametrize(
+    ("stack", "profile"),
+    [("dev", "local-mesh-dev"), ("Alice_Smith", "local-mesh-alice-smith"), ("ci.42", "local-mesh-ci-42")],
+)
+def test_every_stack_gets_its_own_profile(stack: str, profile: str) -> None:
+    assert default_profile(stack) == profile
+    assert parse_settings(raw(), stack).profile == profile
+
+
+@pytest.mark.parametrize(
+    ("text", "megabytes"),
+    [("8g", 8192), ("8G", 8192), ("6144m", 6144), ("6144", 6144), ("2097152k", 2048), ("2147483648b", 2048)],
+)
+def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
+    assert parse_memory_mb(text) == megabytes
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "accepted"),
+    [
+        ("profile", "a;rm -rf ~", "lowercase letters, digits and '-'"),
+        ("profile", "Dev", "lowercase letters"),
+        ("profile", "-dev", "starting and ending with a letter or digit"),
+        ("profile", "x" * 64, "1-63"),
+        ("driver", "hyperkitty", "one of docker"),
+        ("driver", "none", "one of docker"),
+        ("cpus", "four", "a whole number of CPUs"),
+        ("cpus", "1", "at least 2 CPUs"),
+        ("cpus", "2.5", "a whole number of CPUs"),
+        ("memory", "8 gigs", "a size such as 8g"),
+        ("memory", "8t", "a size such as 8g"),
+        ("memory", "1024m", "at least 1800 MB"),
+        ("memory", "", "a size such as 8g"),
+        ("kubernetesVersion", "1.35.1", "a version such as v1.35.1"),
+        ("kubernetesVersion", "v1.35", "a version such as v1.35.1"),
+        ("kubernetesVersion", "latest", "a version such as v1.35.1"),
+        ("metallbVersion", "v0.16.1", "without a leading v"),
+        ("istioVersion", "1.31", "a chart version such as 1.2.3"),
+        ("addressPool", "192.168.49.120-192.168.49.100", "reversed"),
+        ("addressPool", "192.168.49.100-", "A.B.C.D-A.B.C.E or a CIDR"),
+        ("addressPool", "192.168.49.300-192.168.49.310", "A.B.C.D-A.B.C.E or a CIDR"),
+        ("addressPool", "192.168.49.5/24", "A.B.C.D-A.B.C.E or a CIDR"),
+        ("istioProfile", "ambient", "one of demo, minimal"),
+        ("istioProfile", "Demo", "one of demo, minimal"),
+    ],
+)
+def test_bad_values_name_the_key_the_value_and_what_is_accepted(key: str, value: str, accepted: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw(**{key: value}), "dev")
+    message = str(error.value)
+    assert f"local-mesh:{key}" in message
+    assert repr(value.strip()) in message
+    assert accepted in message
+    assert "\n" not in message
+
+
+def test_a_misspelled_key_suggests_the_closest_valid_one() -> None:
+    config = raw()
+    config["cpu"] = "4"
+    with pytest.raises(
+        ConfigError, match=r"local-mesh:cpu is not a configuration key .* did you mean local-mesh:cpus\?"
+    ):
+        parse_settings(config, "dev")
+
+
+def test_a_missing_key_points_at_pulumi_yaml_instead_of_inventing_a_default() -> None:
+    config = raw()
+    del config["memory"]
+    with pytest.raises(ConfigError, match=r"local-mesh:memory has no value: Pulumi.yaml declares its default"):
+        parse_settings(config, "dev")
