@@ -163,8 +163,9 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
     the stand-in CLIs), Helm reports a deployed release, and the ingress Service
     reports the first address of the MetalLB pool, as MetalLB assigns it."""
 
-    def __init__(self, environment: Mapping[str, str]) -> None:
+    def __init__(self, environment: Mapping[str, str], preview: bool) -> None:
         self.environment = dict(environment)
+        self.preview = preview
         self.pool_first_address: str | None = None
         self.commands_run: list[str] = []
         self.reads: list[pulumi_mocks.MockResourceArgs] = []
@@ -178,11 +179,17 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = unwrap_secrets(dict(args.inputs))[0]
+        if args.resource_id == rpc.UNKNOWN:
+            # The engine skips a read whose ID is not known yet (pulumi/pulumi#16395).
+            return "", {}
         if args.resource_id:  # a read (`Service.get`)
             self.reads.append(args)
             return args.resource_id, self._read(args)
         if not args.custom:  # a component: the engine keeps no state for it
             return None, {}
+        if self.preview:
+            # A first preview creates nothing: no ID, outputs only as known as the inputs.
+            return None, inputs
         if args.typ == "command:local:Command":
             self.commands_run.append(args.name)
             return f"{args.name}-id", {**inputs, **self._run(inputs["create"], inputs)}
@@ -246,7 +253,7 @@ def run_program(
     preview: bool = False,
 ) -> ProgramRun:
     """Run the real __main__.py under mocks, as `pulumi up` (or preview) would."""
-    mocks = LocalMeshMocks(fake_environment(fake_root))
+    mocks = LocalMeshMocks(fake_environment(fake_root), preview)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

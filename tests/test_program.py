@@ -1,0 +1,236 @@
+"""The real __main__.py under Pulumi's mocks, with Pulumi.yaml's defaults and
+the committed Pulumi.dev.yaml: what it registers, how, in which order, and
+what it exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.harness import ProgramRun, Registration, run_program
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+COMMAND = "command:local:Command"
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return run_program("dev", tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def minimal(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
+    return run_program("dev", tmp_path_factory.mktemp("minimal"), {"istioProfile": "minimal"})
+
+
+def releases(run: ProgramRun) -> dict[str, Registration]:
+    return {r.inputs["name"]: r for r in run.of_type(RELEASE)}
+
+
+def cluster_command(run: ProgramRun) -> Registration:
+    (command,) = [r for r in run.of_type(COMMAND) if r.name == "minikube"]
+    return command
+
+
+def depends_on(run: ProgramRun, resource: Registration, other: Registration, seen: set[str] | None = None) -> bool:
+    """True if `resource` waits for `other`, directly or through its dependencies."""
+    seen = seen if seen is not None else set()
+    for urn in resource.dependencies:
+        if urn == other.urn:
+            return True
+        if urn not in seen:
+            seen.add(urn)
+            upstream = [r for r in run.registrations if r.urn == urn]
+            if upstream and depends_on(run, upstream[0], other, seen):
+                return True
+    return False
+
+
+def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
+    assert sorted(releases(demo)) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
+    kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
+    assert kinds == ["Command", "Command", "IPAddressPool", "L2Advertisement", "kubernetes"]
+
+
+def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
+    assert sorted(releases(minimal)) == ["istio-base", "istio-ingressgateway", "istiod", "metallb"]
+    assert releases(minimal)["istiod"].inputs.get("values", {}) == {}
+
+
+def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> None:
+    istio_repo = "https://istio-release.storage.googleapis.com/charts"
+    expected = {
+        "metallb": ("metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb-system"),
+        "istio-base": ("base", "1.31.1", istio_repo, "istio-system"),
+        "istiod": ("istiod", "1.31.1", istio_repo, "istio-system"),
+        "istio-ingressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
+        "istio-egressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
+    }
+    for name, release in releases(demo).items():
+        inputs = release.inputs
+        assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"], inputs["namespace"]) == expected[
+            name
+        ]
+        assert inputs["atomic"] is True
+
+
+def test_gateway_services(demo: ProgramRun) -> None:
+    assert releases(demo)["istio-ingressgateway"].inputs["values"]["service"]["type"] == "LoadBalancer"
+    assert releases(demo)["istio-egressgateway"].inputs["values"]["service"]["type"] == "ClusterIP"
+    assert releases(demo)["istiod"].inputs["values"] == {"profile": "demo"}
+
+
+def test_ingress_ip_is_what_the_gateway_service_reports(demo: ProgramRun) -> None:
+    (read,) = demo.mocks.reads
+    assert read.typ == "kubernetes:core/v1:Service"
+    assert read.resource_id == "istio-system/istio-ingressgateway"
+    assert demo.outputs["ingressIp"] == "192.168.49.100"
+    assert demo.outputs["ingressUrl"] == "http://192.168.49.100"
+
+
+def test_stack_outputs(demo: ProgramRun) -> None:
+    outputs = {key: value for key, value in demo.outputs.items() if key != "kubeconfig"}
+    assert outputs == {
+        "ingressIp": "192.168.49.100",
+        "ingressUrl": "http://192.168.49.100",
+        "profile": "local-mesh-dev",
+        "nodeIp": "192.168.49.2",
+        "addressPool": "192.168.49.100-192.168.49.120",
+        "kubeContext": "local-mesh-dev",
+        "istioVersion": "1.31.1",
+    }
+    kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
+    assert [context["name"] for context in kubeconfig["contexts"]] == ["local-mesh-dev"]
+
+
+def test_kubeconfig_is_secret_in_outputs_and_state(demo: ProgramRun) -> None:
+    assert demo.secret_outputs == {"kubeconfig"}
+    (provider,) = demo.of_type(PROVIDER)
+    assert provider.secret_inputs == {"kubeconfig"}
+    gate = demo.named("metallb-webhook-ready")
+    assert "environment" in gate.secret_inputs
+
+
+def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) -> None:
+    (provider,) = demo.of_type(PROVIDER)
+    assert provider.name == "minikube"
+    assert provider.inputs["context"] == "local-mesh-dev"
+    assert provider.inputs["clusterIdentifier"] == "local-mesh-dev"
+    assert provider.inputs["deleteUnreachable"] == "true"
+    assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
+    kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
+    assert len(kubernetes_resources) == 7
+    for resource in kubernetes_resources:
+        assert resource.provider.startswith(provider.urn + "::"), resource.name
+    (read,) = demo.mocks.reads
+    assert read.provider.startswith(provider.urn + "::")
+
+
+def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
+    project = yaml.safe_load((Path(__file__).parent.parent / "Pulumi.yaml").read_text())
+    assert project["config"]["pulumi:disable-default-providers"] == ["kubernetes"]
+
+
+def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
+    cluster = cluster_command(demo)
+    in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
+    assert len(in_cluster) == 8
+    for resource in in_cluster:
+        assert resource.deleted_with == cluster.urn, resource.name
+
+
+def test_cluster_command_replaces_by_deleting_first_and_reads_config_from_environment(demo: ProgramRun) -> None:
+    cluster = cluster_command(demo)
+    assert cluster.delete_before_replace
+    assert cluster.inputs["environment"]["MINIKUBE_PROFILE"] == "local-mesh-dev"
+    assert "local-mesh-dev" not in cluster.inputs["create"]
+    assert "local-mesh-dev" not in cluster.inputs["delete"]
+    assert "minikube delete" in cluster.inputs["delete"]
+    assert sorted(cluster.inputs["triggers"]) == cluster.inputs["triggers"]
+
+
+def test_istio_order_and_metallb_in_parallel(demo: ProgramRun) -> None:
+    by_name = releases(demo)
+    pool, advertisement = demo.named("address-pool"), demo.named("l2-advertisement")
+    assert depends_on(demo, by_name["istiod"], by_name["istio-base"])
+    for gateway in ("istio-ingressgateway", "istio-egressgateway"):
+        assert depends_on(demo, by_name[gateway], by_name["istiod"])
+    assert depends_on(demo, by_name["istio-ingressgateway"], pool)
+    assert depends_on(demo, by_name["istio-ingressgateway"], advertisement)
+    assert not depends_on(demo, by_name["istio-egressgateway"], pool)
+    for istio in ("istio-base", "istiod"):
+        assert not depends_on(demo, by_name["metallb"], by_name[istio])
+        assert not depends_on(demo, by_name[istio], by_name["metallb"])
+
+
+def test_pool_waits_for_the_webhook_gate_which_waits_for_metallb(demo: ProgramRun) -> None:
+    gate = demo.named("metallb-webhook-ready")
+    assert depends_on(demo, gate, releases(demo)["metallb"])
+    for name in ("address-pool", "l2-advertisement"):
+        assert depends_on(demo, demo.named(name), gate)
+    assert demo.named("address-pool").inputs["spec"] == {"addresses": ["192.168.49.100-192.168.49.120"]}
+    assert demo.named("l2-advertisement").inputs["spec"] == {"ipAddressPools": ["local-mesh"]}
+
+
+def test_components_parent_their_children(demo: ProgramRun) -> None:
+    components = {r.name: r for r in demo.registrations if not r.custom}
+    assert {name: r.type for name, r in components.items()} == {
+        "cluster": "local-mesh:cluster:MinikubeCluster",
+        "metallb": "local-mesh:metallb:MetalLB",
+        "istio": "local-mesh:istio:Istio",
+    }
+    expected_parent = {
+        "minikube": "cluster",
+        "metallb": "metallb",
+        "metallb-webhook-ready": "metallb",
+        "address-pool": "metallb",
+        "l2-advertisement": "metallb",
+        "istio-base": "istio",
+        "istiod": "istio",
+        "istio-ingressgateway": "istio",
+        "istio-egressgateway": "istio",
+    }
+    for resource in demo.registrations:
+        if resource.custom:
+            assert resource.parent == components[expected_parent[resource.name]].urn, resource.name
+
+
+def test_two_stacks_get_separate_clusters_contexts_and_pools(tmp_path: Path) -> None:
+    # Two developers' stacks on one laptop: the stand-in minikube gives the
+    # second profile the next docker network, as the real one does.
+    first = run_program("dev", tmp_path)
+    second = run_program("alice", tmp_path)
+    assert (first.outputs["profile"], second.outputs["profile"]) == ("local-mesh-dev", "local-mesh-alice")
+    assert (first.outputs["kubeContext"], second.outputs["kubeContext"]) == ("local-mesh-dev", "local-mesh-alice")
+    assert second.outputs["nodeIp"] == "192.168.58.2"
+    assert second.outputs["addressPool"] == "192.168.58.100-192.168.58.120"
+    assert second.outputs["ingressIp"] == "192.168.58.100"
+
+
+def test_an_explicit_pool_outside_the_node_subnet_fails_the_run(tmp_path: Path) -> None:
+    with pytest.raises(
+        Exception, match=r"192.168.50.100-192.168.50.120 is not inside the node's subnet 192.168.49.0/24"
+    ):
+        run_program("dev", tmp_path, {"addressPool": "192.168.50.100-192.168.50.120"})
+
+
+def test_bad_config_registers_nothing(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"local-mesh:cpus = 'four' is not valid"):
+        run_program("dev", tmp_path, {"cpus": "four"})
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None:
+    preview = run_program("dev", tmp_path, preview=True)
+    assert preview.mocks.commands_run == []
+    assert preview.mocks.reads == []
+    assert sorted(releases(preview)) == [
+        "istio-base",
+        "istio-egressgateway",
+        "istio-ingressgateway",
+        "istiod",
+        "metallb",
+    ]

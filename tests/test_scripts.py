@@ -1,0 +1,197 @@
+"""The Commands' real shell scripts, run in bash against the stand-in CLIs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
+from components.settings import parse_settings
+from components.values import address_pool_manifest
+from tests.harness import fake_environment, fake_state, run_shell
+from tests.test_network import parse_address_pool
+from tests.test_settings import raw
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, str]:
+    """A laptop where minikube and kubectl are the stand-ins."""
+    return fake_environment(tmp_path / "machine")
+
+
+def run(name: str, machine: dict[str, str], **environment: str) -> subprocess.CompletedProcess[str]:
+    return run_shell(script(name), {**machine, **environment}, INTERPRETER)
+
+
+def cluster_env(profile: str = "local-mesh-dev", **overrides: str) -> dict[str, str]:
+    return cluster_environment(parse_settings(raw(profile=profile, **overrides), "dev"))
+
+
+def state(machine: dict[str, str]) -> dict:
+    return fake_state(Path(machine["FAKE_CLI_STATE"]))
+
+
+def kubeconfig(machine: dict[str, str]) -> dict:
+    return yaml.safe_load(Path(machine["KUBECONFIG"]).read_text())
+
+
+def test_create_starts_the_profile_with_the_configured_size(machine: dict[str, str]) -> None:
+    result = run("cluster-create.sh", machine, **cluster_env(cpus="3", memory="6g"))
+    assert result.returncode == 0, result.stderr
+    profile = state(machine)["profiles"]["local-mesh-dev"]
+    assert (profile["status"], profile["cpus"], profile["memory"], profile["driver"]) == ("Running", 3, 6144, "docker")
+    assert profile["kubernetesVersion"] == "v1.35.1"
+    # minikube's progress reaches the user (on stderr); stdout stays clean.
+    assert "Done! kubectl is now configured" in result.stderr
+    assert result.stdout == ""
+
+
+def test_create_leaves_the_users_current_context_alone(machine: dict[str, str]) -> None:
+    assert run("cluster-create.sh", machine, **cluster_env("other")).returncode == 0
+    config = kubeconfig(machine)
+    config["current-context"] = "users-own-cluster"
+    Path(machine["KUBECONFIG"]).write_text(yaml.safe_dump(config))
+    assert run("cluster-create.sh", machine, **cluster_env()).returncode == 0
+    config = kubeconfig(machine)
+    assert config["current-context"] == "users-own-cluster"
+    assert {context["name"] for context in config["contexts"]} == {"other", "local-mesh-dev"}
+
+
+def test_access_prints_node_ip_then_a_self_contained_kubeconfig(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env("first"))
+    run("cluster-create.sh", machine, **cluster_env())
+    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert result.returncode == 0, result.stderr
+    access = parse_cluster_access(result.stdout, "local-mesh-dev")
+    # The second profile got the second docker network, as minikube allocates them.
+    assert access.node_ip == "192.168.58.2"
+    config = yaml.safe_load(access.kubeconfig)
+    assert [cluster["name"] for cluster in config["clusters"]] == ["local-mesh-dev"]
+    assert config["clusters"][0]["cluster"]["server"] == "https://192.168.58.2:8443"
+    # --flatten: certificates are embedded, no file paths that only this host has.
+    assert "certificate-authority-data" in config["clusters"][0]["cluster"]
+    assert set(config["users"][0]["user"]) == {"client-certificate-data", "client-key-data"}
+
+
+def test_access_fails_for_a_missing_or_stopped_profile(machine: dict[str, str]) -> None:
+    missing = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert missing.returncode == 85
+    assert 'Profile "local-mesh-dev" not found' in missing.stderr
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    stopped = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert stopped.returncode == 83
+
+
+def test_values_reach_minikube_as_data_never_as_shell(machine: dict[str, str], tmp_path: Path) -> None:
+    # Settings validation refuses such a profile; the scripts must be safe even so.
+    marker = tmp_path / "pwned"
+    hostile = f"x$(touch {marker});touch {marker}"
+    result = run("cluster-create.sh", machine, **{**cluster_env(), "MINIKUBE_PROFILE": hostile})
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert hostile in state(machine)["profiles"]
+    assert run("cluster-delete.sh", machine, MINIKUBE_PROFILE=hostile).returncode == 0
+    assert not marker.exists()
+
+
+def test_missing_inputs_stop_the_scripts_before_any_cli_runs(machine: dict[str, str]) -> None:
+    for name in ("cluster-create.sh", "cluster-delete.sh", "cluster-access.sh", "metallb-webhook-ready.sh"):
+        result = run(name, machine)
+        assert result.returncode != 0
+        assert "parameter null or not set" in result.stderr
+    assert state(machine)["calls"] == []
+
+
+def test_a_failed_first_start_leaves_no_profile_behind(machine: dict[str, str]) -> None:
+    result = run("cluster-create.sh", machine, **cluster_env(), FAKE_MINIKUBE_FAIL_START="80")
+    assert result.returncode == 80
+    assert "deleting the half-created profile local-mesh-dev" in result.stderr
+    assert state(machine)["profiles"] == {}
+    assert state(machine)["networks"] == []
+
+
+def test_a_failed_restart_keeps_an_existing_profile(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    result = run("cluster-create.sh", machine, **cluster_env(), FAKE_MINIKUBE_FAIL_START="80")
+    assert result.returncode == 80
+    assert "local-mesh-dev" in state(machine)["profiles"]
+
+
+def test_minikubes_own_refusals_pass_through_with_their_exit_code(machine: dict[str, str]) -> None:
+    too_small = {**cluster_env(), "MINIKUBE_MEMORY": "1024mb"}
+    result = run("cluster-create.sh", machine, **too_small)
+    assert result.returncode == 23
+    assert "RSRC_INSUFFICIENT_REQ_MEMORY" in result.stderr
+    assert state(machine)["profiles"] == {}
+
+
+def test_delete_removes_the_profile_and_its_context(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    result = run("cluster-delete.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert result.returncode == 0, result.stderr
+    assert state(machine)["profiles"] == {}
+    assert kubeconfig(machine)["contexts"] == []
+
+
+def test_delete_succeeds_when_the_profile_is_already_gone(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube delete -p local-mesh-dev", machine)
+    assert run("cluster-delete.sh", machine, MINIKUBE_PROFILE="local-mesh-dev").returncode == 0
+
+
+def webhook_gate(machine: dict[str, str], wait: str = "30") -> subprocess.CompletedProcess[str]:
+    access = parse_cluster_access(
+        run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev").stdout, "local-mesh-dev"
+    )
+    manifest = json.dumps(address_pool_manifest(parse_address_pool("192.168.49.100-192.168.49.120")))
+    return run(
+        "metallb-webhook-ready.sh",
+        machine,
+        KUBECONFIG_CONTENT=access.kubeconfig,
+        PROBE_MANIFEST=manifest,
+        WAIT_SECONDS=wait,
+        POLL_SECONDS="0",
+    )
+
+
+def refuse_webhook_calls(machine: dict[str, str], times: int) -> None:
+    """MetalLB's controller is Ready but its webhook does not serve yet."""
+    path = Path(machine["FAKE_CLI_STATE"]) / "state.json"
+    current = json.loads(path.read_text())
+    current["profiles"]["local-mesh-dev"]["webhookRefusals"] = times
+    path.write_text(json.dumps(current))
+
+
+def test_webhook_gate_waits_out_the_race_then_passes(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    refuse_webhook_calls(machine, 3)
+    result = webhook_gate(machine)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("waiting for MetalLB's webhook") == 3
+    assert "connect: connection refused" in result.stderr
+    assert "MetalLB's webhook admits IPAddressPools" in result.stderr
+    dry_runs = [call for call in state(machine)["calls"] if "--dry-run=server" in call]
+    assert len(dry_runs) == 4
+
+
+def test_webhook_gate_gives_up_with_the_last_error(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    refuse_webhook_calls(machine, 10**6)
+    result = webhook_gate(machine, wait="1")
+    assert result.returncode == 1
+    assert "still refuses an IPAddressPool after 1s" in result.stderr
+    assert "connection refused" in result.stderr.splitlines()[-1]
+
+
+def test_webhook_gate_leaves_no_kubeconfig_copy_behind(machine: dict[str, str], tmp_path: Path) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    machine["TMPDIR"] = str(tmp)
+    assert webhook_gate(machine).returncode == 0
+    assert list(tmp.iterdir()) == []
