@@ -8,6 +8,7 @@ for Helm and Kubernetes the way those providers report state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import runpy
@@ -256,22 +257,33 @@ def run_program(
     mocks = LocalMeshMocks(fake_environment(fake_root), preview)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
+    # A failed program leaves failed futures behind; the failure itself is
+    # raised below, so their "exception was never retrieved" notices are noise.
+    loop.set_exception_handler(lambda _loop, _context: None)
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_all_config(stack_config(stack, overrides))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
-    loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
-    stack_resource = pulumi.runtime.settings.get_root_resource()
-    assert isinstance(stack_resource, pulumi.runtime.stack.Stack)
-    outputs: dict[str, Any] = {}
-    secret_outputs: set[str] = set()
-    for name, value in stack_resource.outputs.items():
-        output = pulumi.Output.from_input(value)
-        outputs[name] = loop.run_until_complete(output.future())
-        if loop.run_until_complete(output.is_secret()):
-            secret_outputs.add(name)
-    loop.close()
+    try:
+        try:
+            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        except BaseException:
+            # Let what was already queued finish, as the language host would, then fail.
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+            raise
+        loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+        stack_resource = pulumi.runtime.settings.get_root_resource()
+        assert isinstance(stack_resource, pulumi.runtime.stack.Stack)
+        outputs: dict[str, Any] = {}
+        secret_outputs: set[str] = set()
+        for name, value in stack_resource.outputs.items():
+            output = pulumi.Output.from_input(value)
+            outputs[name] = loop.run_until_complete(output.future())
+            if loop.run_until_complete(output.is_secret()):
+                secret_outputs.add(name)
+    finally:
+        loop.close()
     return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)

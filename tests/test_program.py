@@ -126,7 +126,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
-    assert read.provider.startswith(provider.urn + "::")
+    assert str(read.provider).startswith(provider.urn + "::")
 
 
 def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
