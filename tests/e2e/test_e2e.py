@@ -1,0 +1,89 @@
+"""End to end on a real laptop: a throwaway stack with its own minikube profile,
+driven through Pulumi's Automation API. Opt-in (`make e2e`), because it creates
+a real cluster; skipped, with the reason, wherever Docker, minikube, kubectl or
+the Pulumi CLI is missing, as on the CI machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from components.network import parse_address_pool
+from tests.harness import REPO
+
+TOOLS = ("docker", "minikube", "kubectl", "pulumi")
+
+
+def missing_prerequisite() -> str | None:
+    for tool in TOOLS:
+        if shutil.which(tool) is None:
+            return f"{tool} is not on PATH"
+    daemon = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    if daemon.returncode != 0:
+        return "the Docker daemon does not answer `docker info`"
+    return None
+
+
+@pytest.fixture(scope="module")
+def stage_times() -> Iterator[dict[str, float]]:
+    times: dict[str, float] = {}
+    yield times
+    print("\nend-to-end stage times:")
+    for stage, seconds in times.items():
+        print(f"  {stage:<28} {seconds:8.1f} s")
+
+
+def timed(times: dict[str, float], stage: str, action):  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    result = action()
+    times[stage] = time.monotonic() - started
+    return result
+
+
+def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, stage_times: dict[str, float]) -> None:
+    if not request.config.getoption("--run-e2e"):
+        pytest.skip("end-to-end test not requested: run `make e2e` on a machine with Docker, minikube and pulumi")
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(f"end-to-end prerequisites missing: {reason}")
+
+    from pulumi import automation
+
+    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    profile = f"local-mesh-{stack_name}"
+    workspace = automation.LocalWorkspaceOptions(
+        work_dir=str(REPO),
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "e2e"},
+    )
+    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    try:
+        up = timed(stage_times, "first up", lambda: stack.up(on_output=print))
+        outputs = {key: value.value for key, value in up.outputs.items()}
+        assert outputs["profile"] == profile
+        pool = parse_address_pool(outputs["addressPool"])
+        assert IPv4Address(outputs["ingressIp"]) in pool
+
+        again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
+        changes = {op: count for op, count in (again.summary.resource_changes or {}).items() if op != "same"}
+        assert changes == {}, f"a second up changed {changes}"
+
+        timed(stage_times, "destroy", lambda: stack.destroy(on_output=print))
+        profiles = json.loads(
+            subprocess.run(["minikube", "profile", "list", "-o", "json"], capture_output=True, text=True).stdout or "{}"
+        )
+        names = [entry["Name"] for entry in profiles.get("valid", []) + profiles.get("invalid", [])]
+        assert profile not in names
+        contexts = subprocess.run(["kubectl", "config", "get-contexts", "-o", "name"], capture_output=True, text=True)
+        assert profile not in contexts.stdout.split()
+    finally:
+        stack.workspace.remove_stack(stack_name, force=True)
+        subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=False)
