@@ -1,0 +1,47 @@
+"""The README says what the code does: config keys and defaults, outputs, and
+the test command CI runs."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES
+from tests.harness import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def readme_config_table() -> dict[str, str]:
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", section, re.MULTILINE)
+    return {key: default.strip('"') for key, default in rows}
+
+
+def test_readme_config_table_matches_pulumi_yaml() -> None:
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    project_keys = {key: str(value["default"]) for key, value in declared.items() if ":" not in key}
+    assert readme_config_table() == project_keys
+    assert tuple(project_keys) == CONFIG_KEYS
+
+
+def test_readme_lists_the_accepted_drivers_and_profiles() -> None:
+    table = README.split("## Configuration", 1)[1]
+    assert ", ".join(DRIVERS) in table
+    for profile in ISTIO_PROFILES:
+        assert f"`{profile}`" in table
+
+
+def test_readme_names_every_stack_output() -> None:
+    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text())
+    outputs_line = README.split("Stack outputs:", 1)[1].split("\n\n", 1)[0]
+    assert sorted(re.findall(r"`(\w+)`", outputs_line)) == sorted(exported)
+
+
+def test_setup_is_two_commands_and_ci_runs_the_test_one() -> None:
+    block = README.split("## Two commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == ["make up", "make test"]
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == "make test"
