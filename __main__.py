@@ -5,9 +5,11 @@ import pulumi
 from components.cluster import MinikubeCluster
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.preflight import run_preflight
 from components.settings import parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
+run_preflight(settings)
 
 cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, cluster)

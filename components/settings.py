@@ -27,6 +27,7 @@ CONFIG_KEYS = (
     "addressPool",
     "istioVersion",
     "istioProfile",
+    "preflight",
 )
 
 ISTIO_PROFILES = ("demo", "minimal")
@@ -64,6 +65,7 @@ class Settings:
     address_pool: AddressRange | None
     istio_version: str
     istio_profile: str
+    preflight: bool
 
     @property
     def kube_context(self) -> str:
@@ -181,6 +183,10 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     if istio_profile not in ISTIO_PROFILES:
         raise _error("istioProfile", istio_profile, f"one of {', '.join(ISTIO_PROFILES)}")
 
+    preflight = raw["preflight"].strip().lower()
+    if preflight not in ("true", "false"):
+        raise _error("preflight", raw["preflight"], "true or false")
+
     return Settings(
         stack=stack,
         profile=profile,
@@ -192,4 +198,5 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         address_pool=address_pool,
         istio_version=versions["istioVersion"],
         istio_profile=istio_profile,
+        preflight=preflight == "true",
     )

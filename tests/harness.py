@@ -229,6 +229,15 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         raise NotImplementedError(f"the mocks do not know function {args.token}")
 
 
+class ProgramFailedError(Exception):
+    """The program stopped; `registrations` is what it had registered by then."""
+
+    def __init__(self, cause: BaseException, registrations: list[Registration]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.registrations = registrations
+
+
 @dataclass
 class ProgramRun:
     registrations: list[Registration]
@@ -252,9 +261,14 @@ def run_program(
     fake_root: Path,
     overrides: Mapping[str, Any] | None = None,
     preview: bool = False,
+    machine: Mapping[str, str] | None = None,
 ) -> ProgramRun:
-    """Run the real __main__.py under mocks, as `pulumi up` (or preview) would."""
-    mocks = LocalMeshMocks(fake_environment(fake_root), preview)
+    """Run the real __main__.py under mocks, as `pulumi up` (or preview) would.
+
+    `machine` adds environment variables that shape the stand-in laptop
+    (for example FAKE_DOCKER_CPUS)."""
+    environment = {**fake_environment(fake_root), **(machine or {})}
+    mocks = LocalMeshMocks(environment, preview)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
     # A failed program leaves failed futures behind; the failure itself is
@@ -266,15 +280,21 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
+    saved_environ = dict(os.environ)
+    # The program's own subprocesses (pre-flight) see the stand-in CLIs too.
+    os.environ.update(environment)
     try:
         try:
             runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
-        except BaseException:
+        except Exception as failure:
             # Let what was already queued finish, as the language host would, then fail.
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(Exception):
                 loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
-            raise
-        loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+            raise ProgramFailedError(failure, monitor.registrations) from failure
+        try:
+            loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
+        except Exception as failure:
+            raise ProgramFailedError(failure, monitor.registrations) from failure
         stack_resource = pulumi.runtime.settings.get_root_resource()
         assert isinstance(stack_resource, pulumi.runtime.stack.Stack)
         outputs: dict[str, Any] = {}
@@ -286,4 +306,6 @@ def run_program(
                 secret_outputs.add(name)
     finally:
         loop.close()
+        os.environ.clear()
+        os.environ.update(saved_environ)
     return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)

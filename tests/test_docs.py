@@ -3,6 +3,7 @@ the test command CI runs."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -21,7 +22,7 @@ def readme_config_table() -> dict[str, str]:
 
 def test_readme_config_table_matches_pulumi_yaml() -> None:
     declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
-    project_keys = {key: str(value["default"]) for key, value in declared.items() if ":" not in key}
+    project_keys = {key: json.dumps(value["default"]).strip('"') for key, value in declared.items() if ":" not in key}
     assert readme_config_table() == project_keys
     assert tuple(project_keys) == CONFIG_KEYS
 

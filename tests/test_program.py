@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import ProgramRun, Registration, run_program
+from tests.harness import ProgramFailedError, ProgramRun, Registration, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 COMMAND = "command:local:Command"
@@ -218,8 +218,9 @@ def test_an_explicit_pool_outside_the_node_subnet_fails_the_run(tmp_path: Path) 
 
 
 def test_bad_config_registers_nothing(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match=r"local-mesh:cpus = 'four' is not valid"):
+    with pytest.raises(ProgramFailedError, match=r"local-mesh:cpus = 'four' is not valid") as failure:
         run_program("dev", tmp_path, {"cpus": "four"})
+    assert failure.value.registrations == []
     assert not (tmp_path / "state.json").exists()
 
 
