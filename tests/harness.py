@@ -164,9 +164,17 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
     the stand-in CLIs), Helm reports a deployed release, and the ingress Service
     reports the first address of the MetalLB pool, as MetalLB assigns it."""
 
-    def __init__(self, environment: Mapping[str, str], preview: bool) -> None:
+    def __init__(
+        self,
+        environment: Mapping[str, str],
+        preview: bool,
+        prior_state: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    ) -> None:
         self.environment = dict(environment)
         self.preview = preview
+        # What an earlier `pulumi up` left in the state, by (type, name).
+        self.prior_state = dict(prior_state or {})
+        self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.pool_first_address: str | None = None
         self.commands_run: list[str] = []
         self.reads: list[pulumi_mocks.MockResourceArgs] = []
@@ -192,8 +200,9 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
             # A first preview creates nothing: no ID, outputs only as known as the inputs.
             return None, inputs
         if args.typ == "command:local:Command":
-            self.commands_run.append(args.name)
-            return f"{args.name}-id", {**inputs, **self._run(inputs["create"], inputs)}
+            outputs = self._command(args.name, inputs)
+            self.state[(args.typ, args.name)] = outputs
+            return f"{args.name}-id", outputs
         if args.typ == "kubernetes:helm.sh/v3:Release":
             status = {
                 "name": inputs["name"],
@@ -209,6 +218,21 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.typ in ("kubernetes:metallb.io/v1beta1:L2Advertisement", "pulumi:providers:kubernetes"):
             return f"{args.name}-id", inputs
         raise NotImplementedError(f"the mocks do not know resource type {args.typ}: teach tests/harness.py")
+
+    def _command(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """pulumi-command's lifecycle: create once; nothing while the inputs are
+        unchanged; replace (delete first, here) when a trigger changes; otherwise
+        run `update`, or `create` again when there is no update command."""
+        prior = self.prior_state.get(("command:local:Command", name))
+        prior_inputs = {key: value for key, value in (prior or {}).items() if key not in ("stdout", "stderr")}
+        if prior is not None and prior_inputs == inputs:
+            return prior
+        if prior is not None and prior.get("triggers") != inputs.get("triggers"):
+            self.commands_run.append(f"{name}:delete")
+            self._run(prior["delete"], prior)
+        self.commands_run.append(name)
+        script = inputs.get("update") if prior is not None and prior.get("triggers") == inputs.get("triggers") else None
+        return {**inputs, **self._run(script or inputs["create"], inputs)}
 
     def _read(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
         if args.typ != "kubernetes:core/v1:Service":
@@ -262,13 +286,15 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     preview: bool = False,
     machine: Mapping[str, str] | None = None,
+    after: ProgramRun | None = None,
 ) -> ProgramRun:
     """Run the real __main__.py under mocks, as `pulumi up` (or preview) would.
 
     `machine` adds environment variables that shape the stand-in laptop
-    (for example FAKE_DOCKER_CPUS)."""
+    (for example FAKE_DOCKER_CPUS). `after` is an earlier run whose state this
+    run starts from, as a second `pulumi up` does."""
     environment = {**fake_environment(fake_root), **(machine or {})}
-    mocks = LocalMeshMocks(environment, preview)
+    mocks = LocalMeshMocks(environment, preview, after.mocks.state if after else None)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
     # A failed program leaves failed futures behind; the failure itself is

@@ -128,9 +128,9 @@ def metallb_problems(chart_values: dict[str, Any]) -> list[str]:
 
 
 def start_flags_used(text: str) -> set[str]:
-    invocation = re.search(r"^minikube start \\\n((?:.*\\\n)*.*)$", text, re.MULTILINE)
-    assert invocation, "cluster-create.sh no longer has a `minikube start` invocation"
-    return set(re.findall(r"--([a-z][a-z-]*)", invocation.group(0)))
+    """The long flags of every `minikube start` in a script, continuation lines included."""
+    invocations = re.findall(r"minikube start(?:[^\n]*\\\n)*[^\n]*", text)
+    return {flag for invocation in invocations for flag in re.findall(r"--([a-z][a-z-]*)", invocation)}
 
 
 # --- the versions the data describes are the versions the program installs ---
@@ -218,9 +218,11 @@ def known_start_flags() -> set[str]:
 
 
 def test_minikube_start_uses_only_flags_minikube_accepts() -> None:
-    used = start_flags_used((SCRIPTS / "cluster-create.sh").read_text())
-    assert {"profile", "driver", "cpus", "memory", "kubernetes-version"} <= used
-    assert used - known_start_flags() == set()
+    used = {script.name: start_flags_used(script.read_text()) for script in sorted(SCRIPTS.glob("*.sh"))}
+    assert {"profile", "driver", "cpus", "memory", "kubernetes-version", "keep-context"} <= used["cluster-create.sh"]
+    assert {"profile", "keep-context"} <= used["cluster-access.sh"]
+    for flags in used.values():
+        assert flags - known_start_flags() == set()
 
 
 def test_a_misspelled_start_flag_is_caught() -> None:
