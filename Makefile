@@ -9,8 +9,11 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 # Secrets (the kubeconfig) are encrypted with this passphrase; empty is allowed
 # for a laptop-local stack. Set your own to protect the state file.
 export PULUMI_CONFIG_PASSPHRASE ?=
+# minikube, kubectl and pulumi missing from PATH are fetched here (checksummed).
+TOOLS := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
 
-.PHONY: stack up preview destroy test lint e2e bench clean
+.PHONY: tools stack up preview destroy test lint e2e bench clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +25,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-stack: $(VENV)/.runtime
+tools:
+	@bash components/scripts/fetch-tools.sh "$(TOOLS)"
+
+stack: $(VENV)/.runtime tools
 	@pulumi stack select --create "$(STACK)" >/dev/null
 
 up: stack
@@ -50,4 +56,4 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

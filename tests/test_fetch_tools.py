@@ -1,0 +1,162 @@
+"""components/scripts/fetch-tools.sh against a release server on loopback that
+lays out files as the real publishers do (minikube and pulumi on GitHub
+releases, kubectl on dl.k8s.io), with checksum files beside them."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.minikube import SCRIPTS
+
+ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
+UTILITIES = (
+    "bash",
+    "curl",
+    "sha256sum",
+    "cut",
+    "awk",
+    "tar",
+    "gzip",
+    "install",
+    "mktemp",
+    "rm",
+    "mkdir",
+    "uname",
+    "tail",
+    "cat",
+    "env",
+)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+
+    def log_message(self, format: str, *args: object) -> None:
+        type(self).requests.append(self.path)
+
+
+@pytest.fixture
+def release_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    root = tmp_path / "releases"
+    root.mkdir()
+    requests: list[str] = []
+    handler = type("Handler", (QuietHandler,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
+    server.shutdown()
+
+
+def publish(path: Path, content: bytes, checksum: bytes | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    digest = hashlib.sha256(checksum if checksum is not None else content).hexdigest()
+    Path(f"{path}.sha256").write_text(f"{digest}\n")
+
+
+def publish_all(root: Path, kubectl_checksum_of: bytes | None = None) -> None:
+    arch, pulumi_arch = ARCH
+    publish(root / f"minikube/v1.38.1/minikube-linux-{arch}", b"#!/bin/sh\necho v1.38.1\n")
+    kubectl = b"#!/bin/sh\necho kubectl\n"
+    publish(root / f"kubectl/v1.35.1/bin/linux/{arch}/kubectl", kubectl, kubectl_checksum_of)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name in ("pulumi", "pulumi-language-python"):
+            data = b"#!/bin/sh\necho pulumi\n"
+            info = tarfile.TarInfo(f"pulumi/{name}")
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    name = f"pulumi-v3.272.0-linux-{pulumi_arch}.tar.gz"
+    (root / "pulumi/v3.272.0").mkdir(parents=True)
+    (root / "pulumi/v3.272.0" / name).write_bytes(archive.getvalue())
+    digest = hashlib.sha256(archive.getvalue()).hexdigest()
+    other = "0" * 64
+    (root / "pulumi/v3.272.0/pulumi-3.272.0-checksums.txt").write_text(
+        f"{other}  pulumi-v3.272.0-darwin-x64.tar.gz\n{digest}  {name}\n"
+    )
+
+
+def fetch(tmp_path: Path, base_url: str, *on_path: str) -> subprocess.CompletedProcess[str]:
+    """Run the script with a PATH holding only basic utilities (and `on_path`)."""
+    bin_dir = tmp_path / "path"
+    bin_dir.mkdir(exist_ok=True)
+    for utility in UTILITIES:
+        found = shutil.which(utility)
+        assert found, f"{utility} is needed by fetch-tools.sh"
+        (bin_dir / utility).unlink(missing_ok=True)
+        (bin_dir / utility).symlink_to(found)
+    for tool in on_path:
+        (bin_dir / tool).write_text("#!/bin/sh\n")
+        (bin_dir / tool).chmod(0o755)
+    environment = {
+        "PATH": str(bin_dir),
+        "HOME": str(tmp_path),
+        "MINIKUBE_BASE_URL": f"{base_url}/minikube",
+        "KUBECTL_BASE_URL": f"{base_url}/kubectl",
+        "PULUMI_BASE_URL": f"{base_url}/pulumi",
+    }
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "fetch-tools.sh"), str(tmp_path / "tools")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_tools_are_fetched_verified_and_installed_locally(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]]
+) -> None:
+    base_url, root, _ = release_server
+    publish_all(root)
+    result = fetch(tmp_path, base_url)
+    assert result.returncode == 0, result.stderr
+    tools = tmp_path / "tools"
+    assert sorted(path.name for path in tools.iterdir()) == ["kubectl", "minikube", "pulumi", "pulumi-language-python"]
+    assert all(os.access(path, os.X_OK) for path in tools.iterdir())
+    assert subprocess.run([str(tools / "minikube")], capture_output=True, text=True).stdout == "v1.38.1\n"
+
+
+def test_a_checksum_mismatch_installs_nothing(tmp_path: Path, release_server: tuple[str, Path, list[str]]) -> None:
+    base_url, root, _ = release_server
+    publish_all(root, kubectl_checksum_of=b"something else")
+    result = fetch(tmp_path, base_url)
+    assert result.returncode == 1
+    assert "local-mesh: kubectl v1.35.1 failed its SHA-256 check (expected " in result.stderr
+    assert not (tmp_path / "tools" / "kubectl").exists()
+
+
+def test_no_network_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = fetch(tmp_path, closed)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"local-mesh: cannot download {closed}/minikube/v1.38.1/minikube-linux-")
+    assert line.endswith("check the network, or install the tool yourself (see README)")
+
+
+def test_tools_already_on_path_are_not_fetched(tmp_path: Path, release_server: tuple[str, Path, list[str]]) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi")
+    assert result.returncode == 0, result.stderr
+    assert requests == []
+    assert not (tmp_path / "tools" / "minikube").exists()
