@@ -8,6 +8,7 @@ import re
 
 import yaml
 
+from components.preflight import MINIMUM_TOOL_VERSIONS
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES
 from tests.harness import REPO
 
@@ -46,3 +47,12 @@ def test_setup_is_two_commands_and_ci_runs_the_test_one() -> None:
     assert commands == ["make up", "make test"]
     ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test"
+
+
+def test_readme_prerequisites_match_the_preflight_minimums() -> None:
+    section = README.split("## Prerequisites", 1)[1].split("\n## ", 1)[0]
+    for tool, minimum in MINIMUM_TOOL_VERSIONS.items():
+        dotted = ".".join(str(part) for part in minimum)
+        assert re.search(
+            rf"^\| [^|]*{tool}[^|]* \| {re.escape(dotted)} or newer", section, re.MULTILINE | re.IGNORECASE
+        ), tool
