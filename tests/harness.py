@@ -8,6 +8,7 @@ for Helm and Kubernetes the way those providers report state.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -148,7 +149,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     custom=request.custom,
                     provider=request.provider,
-                    dependencies=list(request.dependencies),
+                    # A set to the engine; the SDK sends it in no fixed order.
+                    dependencies=sorted(request.dependencies),
                     deleted_with=request.deletedWith,
                     delete_before_replace=request.deleteBeforeReplace,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
@@ -297,6 +299,10 @@ def run_program(
     mocks = LocalMeshMocks(environment, preview, after.mocks.state if after else None)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
+    # The SDK's RPC threads each make an event loop of their own; a pool that
+    # ends with the run lets those loops go now, not at interpreter exit.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="pulumi-rpc")
+    loop.set_default_executor(executor)
     # A failed program leaves failed futures behind; the failure itself is
     # raised below, so their "exception was never retrieved" notices are noise.
     loop.set_exception_handler(lambda _loop, _context: None)
@@ -332,6 +338,7 @@ def run_program(
                 secret_outputs.add(name)
     finally:
         loop.close()
+        executor.shutdown(wait=True)
         os.environ.clear()
         os.environ.update(saved_environ)
     return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)
