@@ -224,6 +224,12 @@ def test_bad_config_registers_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "state.json").exists()
 
 
+def test_a_misspelled_key_registers_nothing_and_names_the_right_one(tmp_path: Path) -> None:
+    with pytest.raises(ProgramFailedError, match=r"did you mean local-mesh:istioProfile\?") as failure:
+        run_program("dev", tmp_path, {"local-mesh:istioProfle": "minimal"})
+    assert failure.value.registrations == []
+
+
 def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None:
     preview = run_program("dev", tmp_path, preview=True)
     assert preview.mocks.commands_run == []

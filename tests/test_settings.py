@@ -82,6 +82,8 @@ def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
         ("addressPool", "192.168.49.5/24", "A.B.C.D-A.B.C.E or a CIDR"),
         ("istioProfile", "ambient", "one of demo, minimal"),
         ("istioProfile", "Demo", "one of demo, minimal"),
+        ("preflight", "yes", "true or false"),
+        ("preflight", "1", "true or false"),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_accepted(key: str, value: str, accepted: str) -> None:
