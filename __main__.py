@@ -6,6 +6,7 @@ from components.cluster import MinikubeCluster
 from components.istio import Istio
 from components.metallb import MetalLB
 from components.preflight import run_preflight
+from components.sample import Sample
 from components.settings import parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
@@ -14,6 +15,9 @@ run_preflight(settings)
 cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, cluster)
 istio = Istio("istio", settings, cluster, ingress_needs=metallb.ready)
+if settings.sample:
+    sample = Sample("sample", cluster, istio.ingress_ip, after=[istio.ingress_gateway])
+    pulumi.export("sampleUrl", sample.url)
 
 pulumi.export("ingressIp", istio.ingress_ip)
 pulumi.export("ingressUrl", pulumi.Output.concat("http://", istio.ingress_ip))

@@ -36,6 +36,7 @@ class Istio(pulumi.ComponentResource):
 
     ingress_ip: pulumi.Output[str]
     istio_version: pulumi.Output[str]
+    ingress_gateway: kubernetes.helm.v3.Release
 
     def __init__(
         self,
@@ -71,7 +72,7 @@ class Istio(pulumi.ComponentResource):
             plan.release: install(plan, [istiod, *ingress_needs] if plan.release == INGRESS_RELEASE else [istiod])
             for plan in gateway_releases(settings.istio_profile)
         }
-        ingress = gateways[INGRESS_RELEASE]
+        ingress = self.ingress_gateway = gateways[INGRESS_RELEASE]
 
         # The ID comes from the release's outputs, not a constant: a constant ID
         # makes the first preview read a Service that does not exist yet

@@ -27,6 +27,7 @@ CONFIG_KEYS = (
     "addressPool",
     "istioVersion",
     "istioProfile",
+    "sample",
     "preflight",
 )
 
@@ -65,6 +66,7 @@ class Settings:
     address_pool: AddressRange | None
     istio_version: str
     istio_profile: str
+    sample: bool
     preflight: bool
 
     @property
@@ -75,6 +77,13 @@ class Settings:
 
 def _error(key: str, value: object, accepted: str) -> ConfigError:
     return ConfigError(f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}")
+
+
+def _boolean(raw: Mapping[str, str], key: str) -> bool:
+    value = raw[key].strip().lower()
+    if value not in ("true", "false"):
+        raise _error(key, raw[key], "true or false")
+    return value == "true"
 
 
 def parse_memory_mb(text: str) -> int:
@@ -183,9 +192,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     if istio_profile not in ISTIO_PROFILES:
         raise _error("istioProfile", istio_profile, f"one of {', '.join(ISTIO_PROFILES)}")
 
-    preflight = raw["preflight"].strip().lower()
-    if preflight not in ("true", "false"):
-        raise _error("preflight", raw["preflight"], "true or false")
+    sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
     return Settings(
         stack=stack,
@@ -198,5 +205,6 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         address_pool=address_pool,
         istio_version=versions["istioVersion"],
         istio_profile=istio_profile,
-        preflight=preflight == "true",
+        sample=sample,
+        preflight=preflight,
     )

@@ -84,3 +84,43 @@ def gateway_releases(istio_profile: str) -> list[IstioRelease]:
         return [ingress]
     egress = IstioRelease("istio-egressgateway", "gateway", {"service": {"type": "ClusterIP"}})
     return [ingress, egress]
+
+
+# The httpbin sample, as Istio's samples/httpbin ships it, behind the ingress gateway.
+SAMPLE_NAMESPACE = "sample"
+HTTPBIN_IMAGE = "docker.io/mccutchen/go-httpbin:v2.15.0"
+HTTPBIN_PORT = 8000
+HTTPBIN_TARGET_PORT = 8080
+SAMPLE_GATEWAY_NAME = "httpbin-gateway"
+# Routed paths, as Istio's httpbin-gateway.yaml routes them; anything else is a
+# 404 from Envoy, which `verify` checks too.
+SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
+
+
+def sample_gateway_spec() -> Values:
+    # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
+    return {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+    }
+
+
+def sample_virtual_service_spec() -> Values:
+    # Hostless ("*"), so `curl http://<ingressIp>/status/200` needs no Host header.
+    return {
+        "hosts": ["*"],
+        "gateways": [SAMPLE_GATEWAY_NAME],
+        "http": [
+            {
+                "match": [{"uri": {"prefix": prefix}} for prefix in SAMPLE_ROUTED_PREFIXES],
+                "route": [
+                    {
+                        "destination": {
+                            "host": f"httpbin.{SAMPLE_NAMESPACE}.svc.cluster.local",
+                            "port": {"number": HTTPBIN_PORT},
+                        }
+                    }
+                ],
+            }
+        ],
+    }

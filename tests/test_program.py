@@ -52,7 +52,19 @@ def depends_on(run: ProgramRun, resource: Registration, other: Registration, see
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
     assert sorted(releases(demo)) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
-    assert kinds == ["Command", "Command", "IPAddressPool", "L2Advertisement", "kubernetes"]
+    assert kinds == [
+        "Command",
+        "Command",
+        "Deployment",
+        "Gateway",
+        "IPAddressPool",
+        "L2Advertisement",
+        "Namespace",
+        "Service",
+        "ServiceAccount",
+        "VirtualService",
+        "kubernetes",
+    ]
 
 
 def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
@@ -101,6 +113,7 @@ def test_stack_outputs(demo: ProgramRun) -> None:
         "addressPool": "192.168.49.100-192.168.49.120",
         "kubeContext": "local-mesh-dev",
         "istioVersion": "1.31.1",
+        "sampleUrl": "http://192.168.49.100/status/200",
     }
     kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
     assert [context["name"] for context in kubeconfig["contexts"]] == ["local-mesh-dev"]
@@ -122,7 +135,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 7
+    assert len(kubernetes_resources) == 13
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -137,7 +150,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = cluster_command(demo)
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 8
+    assert len(in_cluster) == 14
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -181,6 +194,7 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "cluster": "local-mesh:cluster:MinikubeCluster",
         "metallb": "local-mesh:metallb:MetalLB",
         "istio": "local-mesh:istio:Istio",
+        "sample": "local-mesh:sample:Sample",
     }
     expected_parent = {
         "minikube": "cluster",
@@ -192,10 +206,52 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "istiod": "istio",
         "istio-ingressgateway": "istio",
         "istio-egressgateway": "istio",
+        "httpbin": "sample",
+        "httpbin-gateway": "sample",
     }
     for resource in demo.registrations:
         if resource.custom:
-            assert resource.parent == components[expected_parent[resource.name]].urn, resource.name
+            component = expected_parent.get(resource.name, "sample" if resource.type != PROVIDER else "cluster")
+            assert resource.parent == components[component].urn, (resource.type, resource.name)
+
+
+def sample_resources(run: ProgramRun) -> dict[str, Registration]:
+    sample = [r for r in run.registrations if r.type == "local-mesh:sample:Sample"]
+    return {r.type.split(":")[-1]: r for r in run.registrations if sample and r.parent == sample[0].urn}
+
+
+def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: ProgramRun) -> None:
+    sample = sample_resources(demo)
+    assert sorted(sample) == ["Deployment", "Gateway", "Namespace", "Service", "ServiceAccount", "VirtualService"]
+    assert sample["Namespace"].inputs["metadata"] == {"name": "sample", "labels": {"istio-injection": "enabled"}}
+    (container,) = sample["Deployment"].inputs["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "docker.io/mccutchen/go-httpbin:v2.15.0"
+    assert container["ports"] == [{"containerPort": 8080}]
+    assert sample["Service"].inputs["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": 8080}]
+    for resource in sample.values():
+        assert depends_on(demo, resource, releases(demo)["istio-ingressgateway"]), resource.name
+        if resource.type != "kubernetes:core/v1:Namespace":
+            assert resource.inputs["metadata"]["namespace"] == "sample"
+            assert depends_on(demo, resource, sample["Namespace"]), resource.name
+
+
+def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: ProgramRun) -> None:
+    sample = sample_resources(demo)
+    gateway, route = sample["Gateway"].inputs, sample["VirtualService"].inputs
+    assert gateway["apiVersion"] == route["apiVersion"] == "networking.istio.io/v1"
+    assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
+    assert gateway["spec"]["servers"][0]["port"]["number"] == 80
+    assert route["spec"]["gateways"] == [gateway["metadata"]["name"]]
+    (http,) = route["spec"]["http"]
+    assert http["route"][0]["destination"]["host"] == "httpbin.sample.svc.cluster.local"
+    assert http["route"][0]["destination"]["port"]["number"] == 8000
+
+
+def test_sample_false_leaves_the_sample_out(tmp_path: Path) -> None:
+    run = run_program("dev", tmp_path, {"sample": False})
+    assert sample_resources(run) == {}
+    assert "sampleUrl" not in run.outputs
+    assert run.outputs["ingressIp"] == "192.168.49.100"
 
 
 def test_two_stacks_get_separate_clusters_contexts_and_pools(tmp_path: Path) -> None:

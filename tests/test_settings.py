@@ -83,6 +83,7 @@ def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
         ("istioProfile", "ambient", "one of demo, minimal"),
         ("istioProfile", "Demo", "one of demo, minimal"),
         ("preflight", "yes", "true or false"),
+        ("sample", "no", "true or false"),
         ("preflight", "1", "true or false"),
     ],
 )
