@@ -13,7 +13,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: tools stack up preview destroy test lint e2e bench clean
+.PHONY: tools stack up preview destroy verify test lint e2e bench clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ preview: stack
 
 destroy: stack
 	pulumi destroy --yes --stack "$(STACK)"
+
+verify: $(VENV)/.runtime
+	$(VENV)/bin/python -m components.verify --stack "$(STACK)"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

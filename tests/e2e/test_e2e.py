@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from components.network import parse_address_pool
+from components.verify import verify
 from tests.harness import REPO
 
 TOOLS = ("docker", "minikube", "kubectl", "pulumi")
@@ -71,6 +72,9 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         assert outputs["profile"] == profile
         pool = parse_address_pool(outputs["addressPool"])
         assert IPv4Address(outputs["ingressIp"]) in pool
+
+        checks = timed(stage_times, "verify", lambda: verify(outputs))
+        assert all(check.passed for check in checks), [check.line() for check in checks]
 
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
         changes = {op: count for op, count in (again.summary.resource_changes or {}).items() if op != "same"}
