@@ -54,7 +54,8 @@ def is_long(registration: Registration) -> bool:
 
 
 def critical_path(run: ProgramRun) -> list[Registration]:
-    """The chain of long steps that must run one after another, longest first."""
+    """The longest chain of long steps that must run one after another before
+    the ingress works: up to the sample's Deployment, or the ingress gateway."""
     by_urn = {r.urn: r for r in run.registrations}
 
     def upstream(registration: Registration) -> list[Registration]:
@@ -71,9 +72,10 @@ def critical_path(run: ProgramRun) -> list[Registration]:
         )
         return (*before, registration)
 
-    paths = [longest(r.urn) for r in run.registrations if r.custom]
-    best = max(paths, key=lambda path: sum(map(is_long, path)))
-    return [r for r in best if is_long(r)]
+    targets = [r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment"] or [
+        r for r in run.registrations if r.type == "kubernetes:helm.sh/v3:Release" and r.name == "istio-ingressgateway"
+    ]
+    return [r for r in longest(targets[0].urn) if is_long(r)]
 
 
 def main() -> None:
