@@ -16,7 +16,7 @@ cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, cluster)
 istio = Istio("istio", settings, cluster, ingress_needs=metallb.ready)
 if settings.sample:
-    sample = Sample("sample", cluster, istio.ingress_ip, after=[istio.ingress_gateway])
+    sample = Sample("sample", settings, cluster, istio.ingress_ip, after=[istio.ingress_gateway])
     pulumi.export("sampleUrl", sample.url)
 
 pulumi.export("ingressIp", istio.ingress_ip)

@@ -20,8 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.footprint import total
+from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from tests.e2e.test_e2e import missing_prerequisite
 from tests.harness import ProgramRun, Registration, run_program
+from tests.test_settings import raw
 
 RUNS = 7
 # Steps that wait on something slow: a cluster start, a Helm install with
@@ -95,6 +98,15 @@ def main() -> None:
     print(f"  {'local-mesh (critical path)':<28} {len(path)}  {' -> '.join(r.name for r in path)}")
     print(f"  {'seed article (manual)':<28} {len(SEED_ARTICLE_STEPS)}  {' -> '.join(SEED_ARTICLE_STEPS)}")
     print(f"  MetalLB on the critical path: {'yes' if metallb in path else 'no (installs beside istio-base/istiod)'}")
+
+    print("\nwhat the mesh requests (control plane, gateways, MetalLB, httpbin + sidecar):")
+    print(f"  {'istioProfile':<14}" + "".join(f"{'resources: ' + r:<24}" for r in RESOURCE_PROFILES))
+    for profile in ISTIO_PROFILES:
+        cells = []
+        for resources in RESOURCE_PROFILES:
+            settings = parse_settings(raw(istioProfile=profile, resources=resources), "dev")
+            cells.append(f"{total(settings)!s:<24}")
+        print(f"  {profile:<14}" + "".join(cells))
 
     reason = missing_prerequisite()
     print("\nreal up / verify / second up / destroy:")

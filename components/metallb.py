@@ -57,7 +57,7 @@ class MetalLB(pulumi.ComponentResource):
             version=settings.metallb_version,
             repository=METALLB_REPOSITORY,
             namespace=METALLB_NAMESPACE,
-            values=metallb_values(),
+            values=metallb_values(settings.resources),
             opts=in_cluster,
         )
 

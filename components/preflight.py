@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.footprint import NODE_OVERHEAD, node_needs, total
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, parse_kubernetes_version
 
 Version = tuple[int, int, int]
@@ -87,21 +88,42 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
         errors.append(f"the Docker daemon does not answer ({facts.docker_daemon_error}): start Docker and try again")
 
     if facts.memory_mb is not None:
+        room = facts.memory_mb - SYSTEM_OVERHEAD_MB
         if settings.memory_mb > facts.memory_mb:
+            fix = (
+                f"set it between {MIN_MEMORY_MB} and {room} MB"
+                if room >= MIN_MEMORY_MB
+                else (
+                    f"minikube needs {MIN_MEMORY_MB} MB and the host {SYSTEM_OVERHEAD_MB} MB, "
+                    f"so give {settings.driver} more"
+                )
+            )
             errors.append(
                 f"{PROJECT}:memory asks for {settings.memory_mb} MB but the {settings.driver} driver has "
-                f"{facts.memory_mb} MB: set it between {MIN_MEMORY_MB} and {facts.memory_mb - SYSTEM_OVERHEAD_MB} MB"
+                f"{facts.memory_mb} MB: {fix}"
             )
         elif settings.memory_mb > facts.memory_mb - SYSTEM_OVERHEAD_MB:
             warnings.append(
                 f"{PROJECT}:memory {settings.memory_mb} MB leaves less than {SYSTEM_OVERHEAD_MB} MB of the host's "
-                f"{facts.memory_mb} MB for the system (minikube warns about this too): consider "
-                f"{facts.memory_mb - SYSTEM_OVERHEAD_MB} MB or less"
+                f"{facts.memory_mb} MB for the system (minikube warns about this too): consider {room} MB or less"
             )
     if facts.cpus is not None and settings.cpus > facts.cpus:
-        errors.append(
-            f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: "
+        fix = (
             f"set it between {MIN_CPUS} and {facts.cpus}"
+            if facts.cpus >= MIN_CPUS
+            else f"minikube needs {MIN_CPUS}, so give {settings.driver} more CPUs"
+        )
+        errors.append(
+            f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: {fix}"
+        )
+
+    needed_cpus, needed_memory_mb = node_needs(settings)
+    mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
+    if settings.cpus < needed_cpus or settings.memory_mb < needed_memory_mb:
+        errors.append(
+            f"{PROJECT}:cpus {settings.cpus} / {PROJECT}:memory {settings.memory_mb} MB cannot hold {mesh}: "
+            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests {total(settings)}, "
+            f"Kubernetes itself about {NODE_OVERHEAD})"
         )
 
     kubernetes = parse_kubernetes_version(settings.kubernetes_version)

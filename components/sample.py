@@ -8,13 +8,16 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import MinikubeCluster
+from components.settings import Settings
 from components.values import (
     HTTPBIN_IMAGE,
     HTTPBIN_PORT,
     HTTPBIN_TARGET_PORT,
+    LEAN,
     SAMPLE_GATEWAY_NAME,
     SAMPLE_NAMESPACE,
     sample_gateway_spec,
+    sample_namespace_labels,
     sample_virtual_service_spec,
 )
 
@@ -22,14 +25,16 @@ LABELS = {"app": "httpbin", "version": "v1"}
 
 
 class Sample(pulumi.ComponentResource):
-    """Namespace `sample` with sidecar injection, httpbin, and an Istio Gateway
-    and VirtualService that route `/status` and `/delay` to it."""
+    """Namespace `sample` in the mesh (sidecar injection, or ambient's
+    dataplane label), httpbin, and an Istio Gateway and VirtualService that
+    route `/status` and `/delay` to it."""
 
     url: pulumi.Output[str]
 
     def __init__(
         self,
         name: str,
+        settings: Settings,
         cluster: MinikubeCluster,
         ingress_ip: pulumi.Output[str],
         after: Sequence[pulumi.Resource],
@@ -47,7 +52,9 @@ class Sample(pulumi.ComponentResource):
 
         namespace = kubernetes.core.v1.Namespace(
             "sample",
-            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=SAMPLE_NAMESPACE, labels={"istio-injection": "enabled"}),
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(
+                name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(settings.istio_profile)
+            ),
             opts=in_cluster,
         )
         in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
@@ -79,6 +86,11 @@ class Sample(pulumi.ComponentResource):
                                 image=HTTPBIN_IMAGE,
                                 image_pull_policy="IfNotPresent",
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
+                                resources=(
+                                    kubernetes.core.v1.ResourceRequirementsArgs(**LEAN["httpbin"])
+                                    if settings.resources == "lean"
+                                    else None
+                                ),
                             )
                         ],
                     ),

@@ -27,11 +27,15 @@ CONFIG_KEYS = (
     "addressPool",
     "istioVersion",
     "istioProfile",
+    "resources",
+    "mtls",
     "sample",
     "preflight",
 )
 
-ISTIO_PROFILES = ("demo", "minimal")
+ISTIO_PROFILES = ("demo", "minimal", "ambient")
+RESOURCE_PROFILES = ("lean", "istio")
+MTLS_MODES = ("strict", "permissive")
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -66,6 +70,8 @@ class Settings:
     address_pool: AddressRange | None
     istio_version: str
     istio_profile: str
+    resources: str
+    mtls: str
     sample: bool
     preflight: bool
 
@@ -77,6 +83,13 @@ class Settings:
 
 def _error(key: str, value: object, accepted: str) -> ConfigError:
     return ConfigError(f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}")
+
+
+def _choice(raw: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    value = raw[key].strip()
+    if value not in choices:
+        raise _error(key, value, f"one of {', '.join(choices)}")
+    return value
 
 
 def _boolean(raw: Mapping[str, str], key: str) -> bool:
@@ -188,9 +201,10 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
         ) from None
 
-    istio_profile = raw["istioProfile"].strip()
-    if istio_profile not in ISTIO_PROFILES:
-        raise _error("istioProfile", istio_profile, f"one of {', '.join(ISTIO_PROFILES)}")
+    istio_profile, resources, mtls = (
+        _choice(raw, key, choices)
+        for key, choices in (("istioProfile", ISTIO_PROFILES), ("resources", RESOURCE_PROFILES), ("mtls", MTLS_MODES))
+    )
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
@@ -205,6 +219,8 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         address_pool=address_pool,
         istio_version=versions["istioVersion"],
         istio_profile=istio_profile,
+        resources=resources,
+        mtls=mtls,
         sample=sample,
         preflight=preflight,
     )

@@ -16,12 +16,35 @@ METALLB_NAMESPACE = "metallb-system"
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 ISTIO_NAMESPACE = "istio-system"
 ADDRESS_POOL_NAME = "local-mesh"
+# The Gateway API release Istio 1.30/1.31 builds against; ambient needs its CRDs.
+GATEWAY_API_VERSION = "v1.5.1"
+GATEWAY_API_CRDS_URL = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+)
 
 Values = dict[str, Any]
 
 
-def metallb_values() -> Values:
-    return {
+def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Values:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+# `resources: lean`: explicit small requests (what a quiet local mesh uses) and
+# limits with headroom for bursts, so the whole mesh requests under 500m CPU
+# and 1 GiB (components/footprint.py adds it up; a test holds the budget).
+LEAN = {
+    "istiod": _resources("50m", "160Mi", "1000m", "1Gi"),
+    "gateway": _resources("20m", "64Mi", "1000m", "512Mi"),
+    "proxy": _resources("10m", "40Mi", "500m", "256Mi"),
+    "metallb": _resources("10m", "32Mi", "100m", "128Mi"),
+    "cni": _resources("10m", "40Mi", "200m", "128Mi"),
+    "ztunnel": _resources("20m", "64Mi", "1000m", "512Mi"),
+    "httpbin": _resources("10m", "32Mi", "200m", "128Mi"),
+}
+
+
+def metallb_values(resources: str) -> Values:
+    values: Values = {
         "speaker": {
             # MetalLB >= 0.14 skips nodes labelled
             # node.kubernetes.io/exclude-from-external-load-balancers, which
@@ -34,6 +57,10 @@ def metallb_values() -> Values:
         # 0.16 enables the frr-k8s BGP backend by default; L2 does not need it.
         "frrk8s": {"enabled": False},
     }
+    if resources == "lean":
+        values["controller"] = {"resources": LEAN["metallb"]}
+        values["speaker"]["resources"] = LEAN["metallb"]
+    return values
 
 
 def address_pool_spec(pool: AddressRange) -> Values:
@@ -69,21 +96,54 @@ def istio_base_release() -> IstioRelease:
     return IstioRelease("istio-base", "base", {"defaultRevision": "default"})
 
 
-def istiod_release(istio_profile: str) -> IstioRelease:
-    # `demo` selects the chart's own profile-demo.yaml: access logs to stdout,
-    # 100% trace sampling, autoscaling off, small requests, as istioctl's demo.
-    values: Values = {"profile": "demo"} if istio_profile == "demo" else {}
+def istiod_release(istio_profile: str, resources: str) -> IstioRelease:
+    # `demo` and `ambient` select the chart's own profile files: demo turns on
+    # access logs to stdout and 100% trace sampling, as istioctl's demo does.
+    values: Values = {"profile": istio_profile} if istio_profile in ("demo", "ambient") else {}
+    if resources == "lean":
+        # Under `pilot`, where the chart's own profiles set them (profile-demo.yaml),
+        # so these win over a profile's; with autoscaling off istiod runs one replica.
+        values["pilot"] = {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
+        values["global"] = {"proxy": {"resources": LEAN["proxy"]}}
     return IstioRelease("istiod", "istiod", values)
 
 
-def gateway_releases(istio_profile: str) -> list[IstioRelease]:
+def ambient_releases(resources: str) -> list[IstioRelease]:
+    """Ambient's node agents, after istiod: istio-cni, then ztunnel."""
+    # platform: minikube sets cni.cniNetnsDir=/var/run/docker/netns, where the
+    # docker driver keeps pod network namespaces (istio #46163).
+    cni: Values = {"profile": "ambient", "platform": "minikube"}
+    ztunnel: Values = {}
+    if resources == "lean":
+        cni["resources"] = LEAN["cni"]
+        ztunnel["resources"] = LEAN["ztunnel"]
+    return [IstioRelease("istio-cni", "cni", cni), IstioRelease("ztunnel", "ztunnel", ztunnel)]
+
+
+def gateway_releases(istio_profile: str, resources: str) -> list[IstioRelease]:
     """The gateway chart names its Service and its `istio=` label after the
     release (minus `istio-`), and Istio's samples select `istio: ingressgateway`."""
-    ingress = IstioRelease("istio-ingressgateway", "gateway", {"service": {"type": "LoadBalancer"}})
+    lean: Values = (
+        {"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN["gateway"]}
+        if resources == "lean"
+        else {}
+    )
+    ingress = IstioRelease("istio-ingressgateway", "gateway", {"service": {"type": "LoadBalancer"}, **lean})
     if istio_profile != "demo":
         return [ingress]
-    egress = IstioRelease("istio-egressgateway", "gateway", {"service": {"type": "ClusterIP"}})
+    egress = IstioRelease("istio-egressgateway", "gateway", {"service": {"type": "ClusterIP"}, **lean})
     return [ingress, egress]
+
+
+def peer_authentication_spec() -> Values:
+    """Mesh-wide (in the root namespace): workloads accept only mTLS."""
+    return {"mtls": {"mode": "STRICT"}}
+
+
+def sample_namespace_labels(istio_profile: str) -> dict[str, str]:
+    if istio_profile == "ambient":
+        return {"istio.io/dataplane-mode": "ambient"}
+    return {"istio-injection": "enabled"}
 
 
 # The httpbin sample, as Istio's samples/httpbin ships it, behind the ingress gateway.

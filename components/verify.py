@@ -4,7 +4,8 @@
 
 Reads `pulumi stack output` of that stack and touches nothing else: it sends
 three HTTP requests to the ingress and asks the stack's own kube context (via
-the kubeconfig output) whether the httpbin pod carries its sidecar. One line
+the kubeconfig output) whether the httpbin pod is in the mesh (its sidecar, or
+ambient redirection). One line
 per check with its time; exits 1 if any check fails.
 """
 
@@ -73,18 +74,27 @@ def _answers(ingress_url: str) -> tuple[bool, str]:
         return True, f"{host}:{port} accepts connections"
 
 
-def pods_with_sidecar(pod_list: Mapping[str, Any]) -> tuple[bool, str]:
+AMBIENT_ANNOTATION = "ambient.istio.io/redirection"
+
+
+def pods_in_mesh(pod_list: Mapping[str, Any]) -> tuple[bool, str]:
     pods = pod_list.get("items") or []
     if not pods:
         return False, f"no httpbin pod in namespace {SAMPLE_NAMESPACE}"
+    ways = set()
     for pod in pods:
         spec = pod.get("spec", {})
         # Istio injects istio-proxy as a container, or as a native sidecar
-        # (an init container that keeps running) where Kubernetes has them.
+        # (an init container that keeps running) where Kubernetes has them;
+        # in ambient mode istio-cni marks the pod's traffic as redirected instead.
         names = [c.get("name") for c in spec.get("containers", []) + spec.get("initContainers", [])]
-        if "istio-proxy" not in names:
-            return False, f"pod {pod['metadata']['name']} has no istio-proxy sidecar (containers: {names})"
-    return True, f"{len(pods)} httpbin pod(s) with an istio-proxy sidecar"
+        if "istio-proxy" in names:
+            ways.add("an istio-proxy sidecar")
+        elif pod.get("metadata", {}).get("annotations", {}).get(AMBIENT_ANNOTATION) == "enabled":
+            ways.add("ambient redirection")
+        else:
+            return False, f"pod {pod['metadata']['name']} has no istio-proxy sidecar and no ambient redirection"
+    return True, f"{len(pods)} httpbin pod(s) with {' and '.join(sorted(ways))}"
 
 
 def _sidecar(kubeconfig: str, context: str) -> tuple[bool, str]:
@@ -110,7 +120,7 @@ def _sidecar(kubeconfig: str, context: str) -> tuple[bool, str]:
         )
     if result.returncode != 0:
         return False, f"kubectl get pods failed: {result.stderr.strip()}"
-    return pods_with_sidecar(json.loads(result.stdout))
+    return pods_in_mesh(json.loads(result.stdout))
 
 
 def verify(outputs: Mapping[str, Any]) -> list[Check]:
@@ -125,7 +135,7 @@ def verify(outputs: Mapping[str, Any]) -> list[Check]:
         _timed("routed path: 200 from Envoy", lambda: _expect(str(outputs["sampleUrl"]), 200)),
         _timed("unrouted path: 404 from Envoy", lambda: _expect(ingress_url + UNROUTED_PATH, 404)),
         _timed(
-            "httpbin pod has its sidecar",
+            "httpbin pod is in the mesh",
             lambda: _sidecar(str(outputs["kubeconfig"]), str(outputs["kubeContext"])),
         ),
     ]

@@ -180,6 +180,9 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         self.pool_first_address: str | None = None
         self.commands_run: list[str] = []
         self.reads: list[pulumi_mocks.MockResourceArgs] = []
+        # Resource transforms by resource name: the engine would run them on the
+        # resource and its children; the mocks keep them so tests can run them.
+        self.transforms: dict[str, list[Any]] = {}
 
     def _run(self, command: str, inputs: Mapping[str, Any]) -> dict[str, str]:
         environment = {**self.environment, **(inputs.get("environment") or {})}
@@ -196,6 +199,8 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.resource_id:  # a read (`Service.get`)
             self.reads.append(args)
             return args.resource_id, self._read(args)
+        if args.transforms:
+            self.transforms[args.name] = list(args.transforms)
         if not args.custom:  # a component: the engine keeps no state for it
             return None, {}
         if self.preview:

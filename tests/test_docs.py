@@ -8,8 +8,9 @@ import re
 
 import yaml
 
+from components.footprint import total
 from components.preflight import MINIMUM_TOOL_VERSIONS
-from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES
+from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
 from tests.harness import REPO
 
 README = (REPO / "README.md").read_text()
@@ -21,9 +22,13 @@ def readme_config_table() -> dict[str, str]:
     return {key: default.strip('"') for key, default in rows}
 
 
-def test_readme_config_table_matches_pulumi_yaml() -> None:
+def project_defaults() -> dict[str, str]:
     declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
-    project_keys = {key: json.dumps(value["default"]).strip('"') for key, value in declared.items() if ":" not in key}
+    return {key: json.dumps(value["default"]).strip('"') for key, value in declared.items() if ":" not in key}
+
+
+def test_readme_config_table_matches_pulumi_yaml() -> None:
+    project_keys = project_defaults()
     assert readme_config_table() == project_keys
     assert tuple(project_keys) == CONFIG_KEYS
 
@@ -56,3 +61,21 @@ def test_readme_prerequisites_match_the_preflight_minimums() -> None:
         assert re.search(
             rf"^\| [^|]*{tool}[^|]* \| {re.escape(dotted)} or newer", section, re.MULTILINE | re.IGNORECASE
         ), tool
+
+
+def test_readme_profile_table_matches_the_footprint() -> None:
+    section = README.split("### Profiles and what they ask of the node", 1)[1].split("\n## ", 1)[0]
+    rows = {row[0]: row for row in re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \| ([^|]+) \|$", section, re.MULTILINE)}
+    rows.pop("istioProfile")  # the header
+    assert sorted(rows) == sorted(ISTIO_PROFILES)
+    for profile, lean, istio in rows.values():
+        for resources, cell in (("lean", lean), ("istio", istio)):
+            settings = parse_settings(
+                {
+                    **{key: str(value) for key, value in project_defaults().items()},
+                    "istioProfile": profile,
+                    "resources": resources,
+                },
+                "dev",
+            )
+            assert cell.strip() == str(total(settings)), (profile, resources)

@@ -59,10 +59,28 @@ def test_a_silent_docker_daemon_is_reported() -> None:
     )
 
 
+def test_a_node_too_small_for_the_mesh_is_refused_with_what_it_needs() -> None:
+    (error,) = find_problems(settings(istioProfile="ambient", resources="istio"), GOOD)[0]
+    assert error == (
+        "local-mesh:cpus 2 / local-mesh:memory 4096 MB cannot hold istioProfile ambient with resources istio: "
+        "it needs at least 2 CPUs and 4324 MB (the mesh requests 900m CPU, 2788Mi, "
+        "Kubernetes itself about 750m CPU, 1536Mi)"
+    )
+    assert find_problems(settings(istioProfile="ambient", resources="istio", memory="4324m"), GOOD) == ([], [])
+
+
 def test_more_memory_than_the_host_has_is_refused_with_the_numbers() -> None:
     (error,) = find_problems(settings(memory="8g"), replace(GOOD, memory_mb=7900))[0]
     assert error == (
         "local-mesh:memory asks for 8192 MB but the docker driver has 7900 MB: set it between 1800 and 6876 MB"
+    )
+
+
+def test_a_host_too_small_for_minikube_says_so() -> None:
+    (error,) = find_problems(settings(), replace(GOOD, memory_mb=2500))[0]
+    assert error == (
+        "local-mesh:memory asks for 4096 MB but the docker driver has 2500 MB: "
+        "minikube needs 1800 MB and the host 1024 MB, so give docker more"
     )
 
 
@@ -137,13 +155,13 @@ def test_facts_report_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path) -> None:
     with pytest.raises(ProgramFailedError) as failure:
-        run_program("dev", tmp_path, machine={"FAKE_DOCKER_CPUS": "2", "FAKE_KUBECTL_VERSION": "v1.30.1"})
+        run_program("dev", tmp_path, machine={"FAKE_DOCKER_CPUS": "1", "FAKE_KUBECTL_VERSION": "v1.30.1"})
     assert isinstance(failure.value.cause, PreflightError)
     assert failure.value.registrations == []
     assert str(failure.value).splitlines() == [
         "pre-flight checks failed (set local-mesh:preflight to false to skip them):",
         "  - kubectl v1.30.1 is too old: local-mesh needs 1.34.0 or newer",
-        "  - local-mesh:cpus asks for 4 CPUs but the docker driver has 2: set it between 2 and 2",
+        "  - local-mesh:cpus asks for 2 CPUs but the docker driver has 1: minikube needs 2, so give docker more CPUs",
     ]
     assert not any(call[:2] == ["minikube", "start"] for call in fake_state(tmp_path)["calls"])
 

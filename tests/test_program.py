@@ -60,6 +60,7 @@ def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) ->
         "IPAddressPool",
         "L2Advertisement",
         "Namespace",
+        "PeerAuthentication",
         "Service",
         "ServiceAccount",
         "VirtualService",
@@ -69,7 +70,7 @@ def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) ->
 
 def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
     assert sorted(releases(minimal)) == ["istio-base", "istio-ingressgateway", "istiod", "metallb"]
-    assert releases(minimal)["istiod"].inputs.get("values", {}) == {}
+    assert "profile" not in releases(minimal)["istiod"].inputs["values"]
 
 
 def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> None:
@@ -92,7 +93,7 @@ def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> 
 def test_gateway_services(demo: ProgramRun) -> None:
     assert releases(demo)["istio-ingressgateway"].inputs["values"]["service"]["type"] == "LoadBalancer"
     assert releases(demo)["istio-egressgateway"].inputs["values"]["service"]["type"] == "ClusterIP"
-    assert releases(demo)["istiod"].inputs["values"] == {"profile": "demo"}
+    assert releases(demo)["istiod"].inputs["values"]["profile"] == "demo"
 
 
 def test_ingress_ip_is_what_the_gateway_service_reports(demo: ProgramRun) -> None:
@@ -135,7 +136,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 13
+    assert len(kubernetes_resources) == 14
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -150,7 +151,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = cluster_command(demo)
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 14
+    assert len(in_cluster) == 15
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -206,6 +207,7 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "istiod": "istio",
         "istio-ingressgateway": "istio",
         "istio-egressgateway": "istio",
+        "mesh-mtls": "istio",
         "httpbin": "sample",
         "httpbin-gateway": "sample",
     }

@@ -18,9 +18,10 @@ import pytest
 import yaml
 
 from components import values
+from components.footprint import CHART_REQUESTS, Requests, parse_cpu, parse_memory
 from components.minikube import SCRIPTS
 from components.network import parse_address_pool
-from components.settings import ISTIO_PROFILES
+from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES
 from tests.harness import REPO, upstream
 
 ISTIO_DATA = "istio-1.31.0-rc.0"
@@ -66,6 +67,20 @@ def chart_keys(chart_folder: str, profiles: bool = False) -> set[str]:
     return keys
 
 
+RESOURCE_FIELDS = {"requests", "limits", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"}
+
+
+def is_resources_field(path: str, known: set[str]) -> bool:
+    """Charts pass a `resources` block to the pod spec whole (toYaml), so below
+    a `resources` key the chart has, Kubernetes' ResourceRequirements fields apply."""
+    parts = path.split(".")
+    if "resources" not in parts:
+        return False
+    index = len(parts) - 1 - parts[::-1].index("resources")
+    resources_key, rest = ".".join(parts[: index + 1]), ".".join(parts[index + 1 :])
+    return rest in RESOURCE_FIELDS and resources_key in known
+
+
 def unknown_istio_keys(chart_values: dict[str, Any], chart_folder: str) -> list[str]:
     known = chart_keys(chart_folder, profiles=upstream(chart_folder).joinpath("profiles").exists())
     problems = []
@@ -75,7 +90,7 @@ def unknown_istio_keys(chart_values: dict[str, Any], chart_folder: str) -> list[
             profile_file = upstream(f"{ISTIO_DATA}/istiod/profiles") / meta.format(chart_values_at(chart_values, path))
             if not profile_file.exists():
                 problems.append(f"{path}: no chart profile {profile_file.name}")
-        elif path not in known:
+        elif path not in known and not is_resources_field(path, known):
             problems.append(f"{path}: not a key of {chart_folder}")
     return problems
 
@@ -119,8 +134,11 @@ def validate_gateway(chart_values: dict[str, Any]) -> None:
 def metallb_problems(chart_values: dict[str, Any]) -> list[str]:
     defaults = load_yaml(f"{METALLB_DATA}/values.yaml")
     schema = json.loads(upstream(f"{METALLB_DATA}/values.schema.json").read_text())
+    known = key_paths(defaults)
     problems = [
-        f"{path}: not a key of the MetalLB chart" for path in sorted(key_paths(chart_values) - key_paths(defaults))
+        f"{path}: not a key of the MetalLB chart"
+        for path in sorted(key_paths(chart_values) - known)
+        if not is_resources_field(path, known)
     ]
     validator = jsonschema.Draft7Validator(schema)
     problems += [error.message for error in validator.iter_errors(deep_merge(defaults, chart_values))]
@@ -149,21 +167,68 @@ def test_reference_data_matches_the_default_versions() -> None:
 # --- Istio ---
 
 
-@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
-def test_gateway_values_validate_against_the_gateway_chart_schema(istio_profile: str) -> None:
-    for plan in values.gateway_releases(istio_profile):
+EVERY_COMBINATION = [(profile, resources) for profile in ISTIO_PROFILES for resources in RESOURCE_PROFILES]
+CHART_FOLDERS = {"gateway": "gateway", "cni": "istio-cni", "ztunnel": "ztunnel", "istiod": "istiod", "base": "base"}
+
+
+@pytest.mark.parametrize(("istio_profile", "resources"), EVERY_COMBINATION)
+def test_gateway_values_validate_against_the_gateway_chart_schema(istio_profile: str, resources: str) -> None:
+    for plan in values.gateway_releases(istio_profile, resources):
         validate_gateway(plan.values)
         assert unknown_istio_keys(plan.values, f"{ISTIO_DATA}/gateway") == []
 
 
-@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
-def test_istiod_and_base_keys_exist_in_their_charts(istio_profile: str) -> None:
-    assert unknown_istio_keys(values.istiod_release(istio_profile).values, f"{ISTIO_DATA}/istiod") == []
+@pytest.mark.parametrize(("istio_profile", "resources"), EVERY_COMBINATION)
+def test_istiod_and_base_keys_exist_in_their_charts(istio_profile: str, resources: str) -> None:
+    assert unknown_istio_keys(values.istiod_release(istio_profile, resources).values, f"{ISTIO_DATA}/istiod") == []
     assert unknown_istio_keys(values.istio_base_release().values, f"{ISTIO_DATA}/base") == []
 
 
+@pytest.mark.parametrize("resources", RESOURCE_PROFILES)
+def test_ambient_node_agents_keys_exist_in_their_charts(resources: str) -> None:
+    plans = values.ambient_releases(resources)
+    assert [plan.chart for plan in plans] == ["cni", "ztunnel"]
+    for plan in plans:
+        assert unknown_istio_keys(plan.values, f"{ISTIO_DATA}/{CHART_FOLDERS[plan.chart]}") == []
+
+
+def test_platform_minikube_moves_cni_to_dockers_netns_dir() -> None:
+    (cni, _) = values.ambient_releases("lean")
+    platform = load_yaml(f"{ISTIO_DATA}/istiod/profiles/profile-platform-{cni.values['platform']}.yaml")
+    assert platform["cni"]["cniNetnsDir"] == "/var/run/docker/netns"
+    ambient = load_yaml(f"{ISTIO_DATA}/istiod/profiles/profile-{cni.values['profile']}.yaml")
+    assert ambient["cni"]["ambient"]["enabled"] is True
+
+
+def chart_default_requests(chart_folder: str, path: str, profile: str | None = None) -> Requests:
+    tree = load_yaml(f"{chart_folder}/values.yaml")
+    tree = tree.get("_internal_defaults_do_not_set", tree)
+    if profile:
+        tree = deep_merge(tree, load_yaml(f"{ISTIO_DATA}/istiod/profiles/profile-{profile}.yaml"))
+    block = chart_values_at(tree, path)
+    return Requests(parse_cpu(block["cpu"]), parse_memory(block["memory"])) if block else Requests(0, 0)
+
+
+def test_chart_default_requests_match_the_charts() -> None:
+    """components/footprint.py's table of chart defaults, read from the charts."""
+    istiod = f"{ISTIO_DATA}/istiod"
+    expected = {
+        ("istiod", None): chart_default_requests(istiod, "resources.requests"),
+        ("istiod", "demo"): chart_default_requests(istiod, "pilot.resources.requests", "demo"),
+        ("proxy", None): chart_default_requests(istiod, "global.proxy.resources.requests"),
+        ("proxy", "demo"): chart_default_requests(istiod, "global.proxy.resources.requests", "demo"),
+        ("gateway", None): chart_default_requests(f"{ISTIO_DATA}/gateway", "resources.requests"),
+        ("cni", None): chart_default_requests(f"{ISTIO_DATA}/istio-cni", "resources.requests"),
+        ("ztunnel", None): chart_default_requests(f"{ISTIO_DATA}/ztunnel", "resources.requests"),
+        ("metallb", None): chart_default_requests(METALLB_DATA, "controller.resources"),
+        ("httpbin", None): Requests(0, 0),
+    }
+    assert chart_default_requests(METALLB_DATA, "speaker.resources") == Requests(0, 0)
+    assert expected == CHART_REQUESTS
+
+
 def test_demo_selects_the_charts_own_demo_profile() -> None:
-    demo = values.istiod_release("demo").values
+    demo = values.istiod_release("demo", "lean").values
     profile = upstream(f"{ISTIO_DATA}/istiod/profiles/profile-{demo['profile']}.yaml")
     settings = yaml.safe_load(profile.read_text())
     # What the issue asks of `demo`, as the chart's profile sets it.
@@ -179,18 +244,23 @@ def test_misspelled_istio_keys_are_caught() -> None:
     assert unknown_istio_keys({"pilot": {"traceSamplng": 100}}, f"{ISTIO_DATA}/istiod")
     assert unknown_istio_keys({"profile": "demoo"}, f"{ISTIO_DATA}/istiod")
     assert unknown_istio_keys({"defaultRevison": "default"}, f"{ISTIO_DATA}/base")
+    assert unknown_istio_keys({"pilot": {"resources": {"request": {"cpu": "1m"}}}}, f"{ISTIO_DATA}/istiod")
+    assert unknown_istio_keys({"resources": {"limits": {"cpus": "1"}}}, f"{ISTIO_DATA}/ztunnel")
+    assert unknown_istio_keys({"resource": {"limits": {"cpu": "1"}}}, f"{ISTIO_DATA}/istio-cni")
 
 
 # --- MetalLB ---
 
 
-def test_metallb_values_are_keys_of_the_chart_and_validate_against_its_schema() -> None:
-    assert metallb_problems(values.metallb_values()) == []
+@pytest.mark.parametrize("resources", RESOURCE_PROFILES)
+def test_metallb_values_are_keys_of_the_chart_and_validate_against_its_schema(resources: str) -> None:
+    assert metallb_problems(values.metallb_values(resources)) == []
 
 
 def test_misspelled_metallb_keys_are_caught() -> None:
     assert metallb_problems({"speaker": {"ignoreExcludeLb": True}})
     assert metallb_problems({"speaker": {"frr": {"enabled": "false"}}})
+    assert metallb_problems({"controller": {"resources": {"requets": {"cpu": "10m"}}}})
 
 
 def test_address_pool_spec_validates_against_the_crd() -> None:

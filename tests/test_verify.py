@@ -113,7 +113,7 @@ def test_a_server_that_is_not_envoy_fails_the_http_checks(not_envoy: str, cluste
         "ingress IP answers": True,
         "routed path: 200 from Envoy": False,
         "unrouted path: 404 from Envoy": False,
-        "httpbin pod has its sidecar": True,
+        "httpbin pod is in the mesh": True,
     }
     assert "server: nginx" in checks[1].detail
 
@@ -133,8 +133,8 @@ def test_a_pod_without_its_sidecar_fails(envoy: str, cluster: dict[str, str]) ->
     bare["spec"]["initContainers"] = []
     put_pods(cluster, [bare])
     checks = verify.verify(outputs(envoy, cluster))
-    assert results(checks)["httpbin pod has its sidecar"] is False
-    assert "has no istio-proxy sidecar" in checks[3].detail
+    assert results(checks)["httpbin pod is in the mesh"] is False
+    assert "has no istio-proxy sidecar and no ambient redirection" in checks[3].detail
 
 
 def test_a_classic_sidecar_container_counts(envoy: str, cluster: dict[str, str]) -> None:
@@ -142,7 +142,17 @@ def test_a_classic_sidecar_container_counts(envoy: str, cluster: dict[str, str])
     classic["spec"]["initContainers"] = [{"name": "istio-init"}]
     classic["spec"]["containers"].append({"name": "istio-proxy"})
     put_pods(cluster, [classic])
-    assert results(verify.verify(outputs(envoy, cluster)))["httpbin pod has its sidecar"] is True
+    assert results(verify.verify(outputs(envoy, cluster)))["httpbin pod is in the mesh"] is True
+
+
+def test_an_ambient_pod_counts(envoy: str, cluster: dict[str, str]) -> None:
+    ambient = json.loads(json.dumps(NATIVE_SIDECAR_POD))
+    ambient["spec"]["initContainers"] = []
+    ambient["metadata"]["annotations"] = {"ambient.istio.io/redirection": "enabled"}
+    put_pods(cluster, [ambient])
+    checks = verify.verify(outputs(envoy, cluster))
+    assert results(checks)["httpbin pod is in the mesh"] is True
+    assert checks[3].detail == "1 httpbin pod(s) with ambient redirection"
 
 
 def test_no_pod_fails(envoy: str, cluster: dict[str, str]) -> None:

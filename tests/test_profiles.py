@@ -1,0 +1,168 @@
+"""Every istioProfile x resources combination under mocks: the releases, their
+order and values, ambient's extras, mTLS, and the lean footprint budget."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.footprint import LEAN_BUDGET_CPU_MILLIS, LEAN_BUDGET_MEMORY_MIB, node_needs, total, workloads
+from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
+from tests.harness import ProgramRun, Registration, run_program
+from tests.test_program import depends_on, releases
+from tests.test_settings import raw
+
+RELEASES = {
+    "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
+    "minimal": ["istio-base", "istio-ingressgateway", "istiod", "metallb"],
+    "ambient": ["istio-base", "istio-cni", "istio-ingressgateway", "istiod", "metallb", "ztunnel"],
+}
+COMBINATIONS = [(profile, resources) for profile in ISTIO_PROFILES for resources in RESOURCE_PROFILES]
+
+
+Combination = tuple[str, str, ProgramRun]
+
+
+@pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: f"{c[0]}-{c[1]}")
+def combination(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Combination:
+    profile, resources = request.param
+    # memory: enough for the largest combination (pre-flight refuses less: tests/test_preflight.py).
+    overrides = {"istioProfile": profile, "resources": resources, "memory": "6g"}
+    return profile, resources, run_program("dev", tmp_path_factory.mktemp(f"{profile}-{resources}"), overrides)
+
+
+def test_each_combination_installs_its_releases_and_exports_the_ingress(combination: Combination) -> None:
+    profile, _, run = combination
+    assert sorted(releases(run)) == RELEASES[profile]
+    assert run.outputs["ingressIp"] == "192.168.49.100"
+
+
+def test_each_combination_keeps_istios_order(combination: Combination) -> None:
+    profile, _, run = combination
+    by_name = releases(run)
+    chain = [
+        "istio-base",
+        "istiod",
+        *(["istio-cni", "ztunnel"] if profile == "ambient" else []),
+        "istio-ingressgateway",
+    ]
+    for before, after in itertools.pairwise(chain):
+        assert depends_on(run, by_name[after], by_name[before]), f"{after} must wait for {before}"
+
+
+def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combination: Combination) -> None:
+    _, resources, run = combination
+    by_name = releases(run)
+    istiod = by_name["istiod"].inputs["values"]
+    ingress = by_name["istio-ingressgateway"].inputs["values"]
+    metallb = by_name["metallb"].inputs["values"]
+    if resources == "lean":
+        assert istiod["pilot"]["autoscaleEnabled"] is False
+        assert istiod["pilot"]["resources"]["requests"] == {"cpu": "50m", "memory": "160Mi"}
+        assert istiod["global"]["proxy"]["resources"]["requests"] == {"cpu": "10m", "memory": "40Mi"}
+        assert ingress["autoscaling"] == {"enabled": False}
+        assert ingress["replicaCount"] == 1
+        assert metallb["controller"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
+        assert metallb["speaker"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
+    else:
+        assert "pilot" not in istiod and "global" not in istiod
+        assert "resources" not in ingress and "autoscaling" not in ingress
+        assert "controller" not in metallb and "resources" not in metallb["speaker"]
+
+
+def ambient_run(tmp_path: Path, **overrides: str) -> ProgramRun:
+    return run_program("dev", tmp_path, {"istioProfile": "ambient", **overrides})
+
+
+def named(run: ProgramRun, type_: str) -> list[Registration]:
+    return [r for r in run.registrations if r.type == type_]
+
+
+def test_ambient_installs_gateway_api_crds_before_istiod(tmp_path: Path) -> None:
+    run = ambient_run(tmp_path)
+    (crds,) = named(run, "kubernetes:yaml/v2:ConfigFile")
+    assert crds.inputs["file"] == (
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
+    )
+    istiod = releases(run)["istiod"]
+    assert depends_on(run, istiod, crds)
+    assert depends_on(run, istiod, releases(run)["istio-base"])
+    cni, ztunnel = (releases(run)[name].inputs["values"] for name in ("istio-cni", "ztunnel"))
+    assert (cni["profile"], cni["platform"]) == ("ambient", "minikube")
+    assert (
+        istiod["inputs"]["values"]["profile"]
+        if False
+        else releases(run)["istiod"].inputs["values"]["profile"] == "ambient"
+    )
+    assert ztunnel["resources"]["requests"] == {"cpu": "20m", "memory": "64Mi"}
+
+
+def test_ambient_crds_children_are_deleted_with_the_cluster(tmp_path: Path) -> None:
+    run = ambient_run(tmp_path)
+    (crds,) = named(run, "kubernetes:yaml/v2:ConfigFile")
+    (cluster,) = [r for r in named(run, "command:local:Command") if r.name == "minikube"]
+    assert crds.deleted_with == cluster.urn
+    (transform,) = run.mocks.transforms["gateway-api-crds"]
+    # What the engine does for each CRD the provider creates inside the ConfigFile.
+    child = pulumi.ResourceTransformArgs(
+        True, "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "gateways", {}, pulumi.ResourceOptions()
+    )
+    result = transform(child)
+    assert result.opts.deleted_with is not None
+
+
+def test_ambient_sample_joins_the_mesh_by_label_not_sidecar(tmp_path: Path) -> None:
+    run = ambient_run(tmp_path)
+    (namespace,) = named(run, "kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["labels"] == {"istio.io/dataplane-mode": "ambient"}
+
+
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(tmp_path: Path, istio_profile: str) -> None:
+    run = run_program("dev", tmp_path, {"istioProfile": istio_profile})
+    (policy,) = named(run, "kubernetes:security.istio.io/v1:PeerAuthentication")
+    assert policy.inputs["metadata"] == {"name": "default", "namespace": "istio-system"}
+    assert policy.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert depends_on(run, policy, releases(run)["istiod"])
+
+
+def test_permissive_leaves_istios_default(tmp_path: Path) -> None:
+    run = run_program("dev", tmp_path, {"mtls": "permissive"})
+    assert named(run, "kubernetes:security.istio.io/v1:PeerAuthentication") == []
+
+
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_the_lean_mesh_fits_the_budget(istio_profile: str) -> None:
+    settings = parse_settings(raw(istioProfile=istio_profile), "dev")
+    requests = total(settings)
+    assert requests.cpu_millis <= LEAN_BUDGET_CPU_MILLIS, workloads(settings)
+    assert requests.memory_mib <= LEAN_BUDGET_MEMORY_MIB, workloads(settings)
+    # ... so the defaults (2 CPUs, 4 GB) hold it.
+    cpus, memory_mb = node_needs(settings)
+    assert settings.cpus >= cpus
+    assert settings.memory_mb >= memory_mb
+
+
+def test_the_footprint_counts_every_workload() -> None:
+    demo = workloads(parse_settings(raw(), "dev"))
+    assert sorted(demo) == [
+        "httpbin",
+        "httpbin sidecar",
+        "istio-egressgateway",
+        "istio-ingressgateway",
+        "istiod",
+        "metallb-controller",
+        "metallb-speaker",
+    ]
+    ambient = workloads(parse_settings(raw(istioProfile="ambient"), "dev"))
+    assert "httpbin sidecar" not in ambient
+    assert {"istio-cni", "ztunnel"} <= set(ambient)
+    assert "httpbin" not in workloads(parse_settings(raw(sample="false"), "dev"))
+
+
+def test_istios_own_defaults_do_not_fit_the_budget() -> None:
+    minimal = total(parse_settings(raw(istioProfile="minimal", resources="istio"), "dev"))
+    assert minimal.memory_mib > LEAN_BUDGET_MEMORY_MIB
