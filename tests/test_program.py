@@ -299,3 +299,19 @@ def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None
         "istiod",
         "metallb",
     ]
+
+
+def test_a_gateway_service_without_an_ip_is_a_clear_error() -> None:
+    from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
+
+    from components.istio import load_balancer_ip
+
+    assert (
+        load_balancer_ip(
+            ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[LoadBalancerIngress(ip="192.168.49.100")]))
+        )
+        == "192.168.49.100"
+    )
+    for status in (None, ServiceStatus(), ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[]))):
+        with pytest.raises(ValueError, match="istio-ingressgateway has no LoadBalancer IP: is MetalLB's address pool"):
+            load_balancer_ip(status)
