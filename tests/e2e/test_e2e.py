@@ -88,6 +88,8 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         assert profile not in names
         contexts = subprocess.run(["kubectl", "config", "get-contexts", "-o", "name"], capture_output=True, text=True)
         assert profile not in contexts.stdout.split()
+        network = subprocess.run(["docker", "network", "inspect", profile], capture_output=True, text=True)
+        assert network.returncode != 0, f"docker network {profile} outlived the cluster"
     finally:
         stack.workspace.remove_stack(stack_name, force=True)
         subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=False)
