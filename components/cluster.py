@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as kubernetes
 from pulumi_command import local
@@ -87,4 +89,11 @@ class MinikubeCluster(pulumi.ComponentResource):
                 "nodeIp": self.node_ip,
                 "kubeconfig": self.kubeconfig,
             }
+        )
+
+    def in_cluster(self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options for a Kubernetes resource in this cluster: the one explicit
+        provider, and deleted with the cluster (teardown is one `minikube delete`)."""
+        return pulumi.ResourceOptions(
+            parent=parent, provider=self.provider, deleted_with=self.command, depends_on=list(depends_on)
         )

@@ -82,12 +82,11 @@ def workloads(settings: Settings) -> dict[str, Requests]:
     """Each pod local-mesh installs (one replica each on the single node), with its requests."""
     profile, resources = settings.istio_profile, settings.resources
     istiod = values.istiod_release(profile, resources).values
+    metallb = values.metallb_values(resources)
     found = {
         "istiod": _requests(istiod.get("pilot", {}).get("resources"), "istiod", profile),
-        "metallb-controller": _requests(
-            values.metallb_values(resources).get("controller", {}).get("resources"), "metallb", profile
-        ),
-        "metallb-speaker": _requests(values.metallb_values(resources)["speaker"].get("resources"), "metallb", profile),
+        "metallb-controller": _requests(metallb.get("controller", {}).get("resources"), "metallb", profile),
+        "metallb-speaker": _requests(metallb["speaker"].get("resources"), "metallb", profile),
     }
     for plan in values.gateway_releases(profile, resources):
         found[plan.release] = _requests(plan.values.get("resources"), "gateway", profile)

@@ -64,11 +64,6 @@ class Istio(pulumi.ComponentResource):
     ) -> None:
         super().__init__("local-mesh:istio:Istio", name, None, opts)
 
-        def in_cluster(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(
-                parent=self, provider=cluster.provider, deleted_with=cluster.command, depends_on=list(depends_on)
-            )
-
         def install(plan: IstioRelease, depends_on: Sequence[pulumi.Resource]) -> kubernetes.helm.v3.Release:
             return chart_release(
                 plan.release,
@@ -78,7 +73,7 @@ class Istio(pulumi.ComponentResource):
                 repository=ISTIO_REPOSITORY,
                 namespace=ISTIO_NAMESPACE,
                 values=plan.values,
-                opts=in_cluster(depends_on),
+                opts=cluster.in_cluster(self, depends_on),
             )
 
         base = install(istio_base_release(), [])
@@ -86,7 +81,7 @@ class Istio(pulumi.ComponentResource):
         if settings.istio_profile == "ambient":
             # Pinned to the release this Istio builds against; fetched at run time.
             crds_opts = pulumi.ResourceOptions.merge(
-                in_cluster([]), pulumi.ResourceOptions(transforms=[deleted_with(cluster.command)])
+                cluster.in_cluster(self), pulumi.ResourceOptions(transforms=[deleted_with(cluster.command)])
             )
             before_istiod.append(
                 kubernetes.yaml.v2.ConfigFile("gateway-api-crds", file=GATEWAY_API_CRDS_URL, opts=crds_opts)
@@ -110,7 +105,7 @@ class Istio(pulumi.ComponentResource):
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
                 spec=peer_authentication_spec(),
-                opts=in_cluster([istiod]),
+                opts=cluster.in_cluster(self, [istiod]),
             )
 
         # The ID comes from the release's outputs, not a constant: a constant ID

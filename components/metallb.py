@@ -43,7 +43,7 @@ class MetalLB(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:metallb:MetalLB", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider, deleted_with=cluster.command)
+        in_cluster = cluster.in_cluster(self)
 
         pool: pulumi.Output[AddressRange] = cluster.node_ip.apply(
             lambda node_ip: resolve_address_pool(settings.address_pool, node_ip)

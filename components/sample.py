@@ -43,9 +43,7 @@ class Sample(pulumi.ComponentResource):
         super().__init__("local-mesh:sample:Sample", name, None, opts)
         # After the ingress gateway (and so istiod): a pod created before the
         # injection webhook serves would start without its sidecar.
-        in_cluster = pulumi.ResourceOptions(
-            parent=self, provider=cluster.provider, deleted_with=cluster.command, depends_on=list(after)
-        )
+        in_cluster = cluster.in_cluster(self, after)
 
         def meta(name: str, labels: dict[str, str] | None = None) -> kubernetes.meta.v1.ObjectMetaArgs:
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
