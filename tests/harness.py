@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import runpy
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -53,6 +54,13 @@ def fake_environment(root: Path) -> dict[str, str]:
         "MINIKUBE_HOME": str(root / "minikube"),
         "FAKE_MINIKUBE_START_FLAGS": str(upstream("minikube-1.38.1/start-flags.txt")),
     }
+
+
+def closed_loopback_url() -> str:
+    """An http:// address on loopback where nothing listens: a refused connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def fake_state(root: Path) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import io
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import tarfile
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.minikube import SCRIPTS
+from tests.harness import closed_loopback_url
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
 UTILITIES = (
@@ -143,9 +143,7 @@ def test_a_checksum_mismatch_installs_nothing(tmp_path: Path, release_server: tu
 
 
 def test_no_network_is_one_clear_line(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    closed = closed_loopback_url()
     result = fetch(tmp_path, closed)
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()

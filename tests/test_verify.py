@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from components import verify
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.settings import parse_settings
-from tests.harness import fake_environment, run_shell
+from tests.harness import closed_loopback_url, fake_environment, run_shell
 from tests.test_settings import raw
 
 NATIVE_SIDECAR_POD = {
@@ -119,9 +118,7 @@ def test_a_server_that_is_not_envoy_fails_the_http_checks(not_envoy: str, cluste
 
 
 def test_a_refused_connection_fails_without_hanging(cluster: dict[str, str]) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    closed = closed_loopback_url()
     checks = verify.verify(outputs(closed, cluster))
     assert [check.passed for check in checks[:3]] == [False, False, False]
     assert "refused" in checks[0].detail.lower()
