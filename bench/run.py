@@ -24,7 +24,7 @@ from components.footprint import total
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from tests.e2e.test_e2e import missing_prerequisite
 from tests.harness import ProgramRun, Registration, run_program
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 RUNS = 7
 # Steps that wait on something slow: a cluster start, a Helm install with

@@ -123,6 +123,12 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
+def raw_config(stack: str = "dev", **overrides: Any) -> dict[str, str]:
+    """The project's config as the program reads it: without the `local-mesh:` prefix."""
+    config = stack_config(stack, overrides)
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+
+
 @dataclass
 class Registration:
     """What the SDK sent the engine for one resource, as the engine would see it."""
@@ -289,6 +295,23 @@ class ProgramRun:
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
+
+    def releases(self) -> dict[str, Registration]:
+        """The Helm releases, by release name."""
+        return {r.inputs["name"]: r for r in self.of_type("kubernetes:helm.sh/v3:Release")}
+
+    def depends_on(self, resource: Registration, other: Registration) -> bool:
+        """True if `resource` waits for `other`, directly or through its dependencies."""
+        by_urn = {r.urn: r for r in self.registrations}
+        pending, seen = list(resource.dependencies), set()
+        while pending:
+            urn = pending.pop()
+            if urn == other.urn:
+                return True
+            if urn not in seen and urn in by_urn:
+                seen.add(urn)
+                pending.extend(by_urn[urn].dependencies)
+        return False
 
     def named(self, name: str) -> Registration:
         matches = [r for r in self.registrations if r.name == name]

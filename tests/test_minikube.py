@@ -7,7 +7,7 @@ import yaml
 
 from components.minikube import cluster_environment, parse_cluster_access, recreate_triggers
 from components.settings import parse_settings
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 KUBECONFIG = yaml.safe_dump(
     {

@@ -10,7 +10,7 @@ import pytest
 from components.preflight import HostFacts, PreflightError, find_problems, gather_facts, parse_version
 from components.settings import Settings, parse_settings
 from tests.harness import ProgramFailedError, fake_environment, fake_state, run_program
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 GOOD = HostFacts(
     tool_versions={"minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"},

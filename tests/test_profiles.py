@@ -12,8 +12,7 @@ import pytest
 from components.footprint import LEAN_BUDGET_CPU_MILLIS, LEAN_BUDGET_MEMORY_MIB, node_needs, total, workloads
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from tests.harness import ProgramRun, Registration, run_program
-from tests.test_program import depends_on, releases
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
@@ -36,13 +35,13 @@ def combination(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 def test_each_combination_installs_its_releases_and_exports_the_ingress(combination: Combination) -> None:
     profile, _, run = combination
-    assert sorted(releases(run)) == RELEASES[profile]
+    assert sorted(run.releases()) == RELEASES[profile]
     assert run.outputs["ingressIp"] == "192.168.49.100"
 
 
 def test_each_combination_keeps_istios_order(combination: Combination) -> None:
     profile, _, run = combination
-    by_name = releases(run)
+    by_name = run.releases()
     chain = [
         "istio-base",
         "istiod",
@@ -50,12 +49,12 @@ def test_each_combination_keeps_istios_order(combination: Combination) -> None:
         "istio-ingressgateway",
     ]
     for before, after in itertools.pairwise(chain):
-        assert depends_on(run, by_name[after], by_name[before]), f"{after} must wait for {before}"
+        assert run.depends_on(by_name[after], by_name[before]), f"{after} must wait for {before}"
 
 
 def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combination: Combination) -> None:
     _, resources, run = combination
-    by_name = releases(run)
+    by_name = run.releases()
     istiod = by_name["istiod"].inputs["values"]
     ingress = by_name["istio-ingressgateway"].inputs["values"]
     metallb = by_name["metallb"].inputs["values"]
@@ -87,15 +86,15 @@ def test_ambient_installs_gateway_api_crds_before_istiod(tmp_path: Path) -> None
     assert crds.inputs["file"] == (
         "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
     )
-    istiod = releases(run)["istiod"]
-    assert depends_on(run, istiod, crds)
-    assert depends_on(run, istiod, releases(run)["istio-base"])
-    cni, ztunnel = (releases(run)[name].inputs["values"] for name in ("istio-cni", "ztunnel"))
+    istiod = run.releases()["istiod"]
+    assert run.depends_on(istiod, crds)
+    assert run.depends_on(istiod, run.releases()["istio-base"])
+    cni, ztunnel = (run.releases()[name].inputs["values"] for name in ("istio-cni", "ztunnel"))
     assert (cni["profile"], cni["platform"]) == ("ambient", "minikube")
     assert (
         istiod["inputs"]["values"]["profile"]
         if False
-        else releases(run)["istiod"].inputs["values"]["profile"] == "ambient"
+        else run.releases()["istiod"].inputs["values"]["profile"] == "ambient"
     )
     assert ztunnel["resources"]["requests"] == {"cpu": "20m", "memory": "64Mi"}
 
@@ -126,7 +125,7 @@ def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(tmp_path:
     (policy,) = named(run, "kubernetes:security.istio.io/v1:PeerAuthentication")
     assert policy.inputs["metadata"] == {"name": "default", "namespace": "istio-system"}
     assert policy.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
-    assert depends_on(run, policy, releases(run)["istiod"])
+    assert run.depends_on(policy, run.releases()["istiod"])
 
 
 def test_permissive_leaves_istios_default(tmp_path: Path) -> None:

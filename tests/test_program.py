@@ -26,31 +26,13 @@ def minimal(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
     return run_program("dev", tmp_path_factory.mktemp("minimal"), {"istioProfile": "minimal"})
 
 
-def releases(run: ProgramRun) -> dict[str, Registration]:
-    return {r.inputs["name"]: r for r in run.of_type(RELEASE)}
-
-
 def cluster_command(run: ProgramRun) -> Registration:
     (command,) = [r for r in run.of_type(COMMAND) if r.name == "minikube"]
     return command
 
 
-def depends_on(run: ProgramRun, resource: Registration, other: Registration, seen: set[str] | None = None) -> bool:
-    """True if `resource` waits for `other`, directly or through its dependencies."""
-    seen = seen if seen is not None else set()
-    for urn in resource.dependencies:
-        if urn == other.urn:
-            return True
-        if urn not in seen:
-            seen.add(urn)
-            upstream = [r for r in run.registrations if r.urn == urn]
-            if upstream and depends_on(run, upstream[0], other, seen):
-                return True
-    return False
-
-
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
-    assert sorted(releases(demo)) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
+    assert sorted(demo.releases()) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
     assert kinds == [
         "Command",
@@ -69,8 +51,8 @@ def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) ->
 
 
 def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
-    assert sorted(releases(minimal)) == ["istio-base", "istio-ingressgateway", "istiod", "metallb"]
-    assert "profile" not in releases(minimal)["istiod"].inputs["values"]
+    assert sorted(minimal.releases()) == ["istio-base", "istio-ingressgateway", "istiod", "metallb"]
+    assert "profile" not in minimal.releases()["istiod"].inputs["values"]
 
 
 def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> None:
@@ -82,7 +64,7 @@ def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> 
         "istio-ingressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
         "istio-egressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
     }
-    for name, release in releases(demo).items():
+    for name, release in demo.releases().items():
         inputs = release.inputs
         assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"], inputs["namespace"]) == expected[
             name
@@ -91,9 +73,9 @@ def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> 
 
 
 def test_gateway_services(demo: ProgramRun) -> None:
-    assert releases(demo)["istio-ingressgateway"].inputs["values"]["service"]["type"] == "LoadBalancer"
-    assert releases(demo)["istio-egressgateway"].inputs["values"]["service"]["type"] == "ClusterIP"
-    assert releases(demo)["istiod"].inputs["values"]["profile"] == "demo"
+    assert demo.releases()["istio-ingressgateway"].inputs["values"]["service"]["type"] == "LoadBalancer"
+    assert demo.releases()["istio-egressgateway"].inputs["values"]["service"]["type"] == "ClusterIP"
+    assert demo.releases()["istiod"].inputs["values"]["profile"] == "demo"
 
 
 def test_ingress_ip_is_what_the_gateway_service_reports(demo: ProgramRun) -> None:
@@ -167,24 +149,24 @@ def test_cluster_command_replaces_by_deleting_first_and_reads_config_from_enviro
 
 
 def test_istio_order_and_metallb_in_parallel(demo: ProgramRun) -> None:
-    by_name = releases(demo)
+    by_name = demo.releases()
     pool, advertisement = demo.named("address-pool"), demo.named("l2-advertisement")
-    assert depends_on(demo, by_name["istiod"], by_name["istio-base"])
+    assert demo.depends_on(by_name["istiod"], by_name["istio-base"])
     for gateway in ("istio-ingressgateway", "istio-egressgateway"):
-        assert depends_on(demo, by_name[gateway], by_name["istiod"])
-    assert depends_on(demo, by_name["istio-ingressgateway"], pool)
-    assert depends_on(demo, by_name["istio-ingressgateway"], advertisement)
-    assert not depends_on(demo, by_name["istio-egressgateway"], pool)
+        assert demo.depends_on(by_name[gateway], by_name["istiod"])
+    assert demo.depends_on(by_name["istio-ingressgateway"], pool)
+    assert demo.depends_on(by_name["istio-ingressgateway"], advertisement)
+    assert not demo.depends_on(by_name["istio-egressgateway"], pool)
     for istio in ("istio-base", "istiod"):
-        assert not depends_on(demo, by_name["metallb"], by_name[istio])
-        assert not depends_on(demo, by_name[istio], by_name["metallb"])
+        assert not demo.depends_on(by_name["metallb"], by_name[istio])
+        assert not demo.depends_on(by_name[istio], by_name["metallb"])
 
 
 def test_pool_waits_for_the_webhook_gate_which_waits_for_metallb(demo: ProgramRun) -> None:
     gate = demo.named("metallb-webhook-ready")
-    assert depends_on(demo, gate, releases(demo)["metallb"])
+    assert demo.depends_on(gate, demo.releases()["metallb"])
     for name in ("address-pool", "l2-advertisement"):
-        assert depends_on(demo, demo.named(name), gate)
+        assert demo.depends_on(demo.named(name), gate)
     assert demo.named("address-pool").inputs["spec"] == {"addresses": ["192.168.49.100-192.168.49.120"]}
     assert demo.named("l2-advertisement").inputs["spec"] == {"ipAddressPools": ["local-mesh"]}
 
@@ -231,10 +213,10 @@ def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: Program
     assert container["ports"] == [{"containerPort": 8080}]
     assert sample["Service"].inputs["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": 8080}]
     for resource in sample.values():
-        assert depends_on(demo, resource, releases(demo)["istio-ingressgateway"]), resource.name
+        assert demo.depends_on(resource, demo.releases()["istio-ingressgateway"]), resource.name
         if resource.type != "kubernetes:core/v1:Namespace":
             assert resource.inputs["metadata"]["namespace"] == "sample"
-            assert depends_on(demo, resource, sample["Namespace"]), resource.name
+            assert demo.depends_on(resource, sample["Namespace"]), resource.name
 
 
 def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: ProgramRun) -> None:
@@ -292,7 +274,7 @@ def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None
     preview = run_program("dev", tmp_path, preview=True)
     assert preview.mocks.commands_run == []
     assert preview.mocks.reads == []
-    assert sorted(releases(preview)) == [
+    assert sorted(preview.releases()) == [
         "istio-base",
         "istio-egressgateway",
         "istio-ingressgateway",

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
+from components.network import parse_address_pool
 from components.settings import parse_settings
 from components.values import address_pool_manifest
 from tests.harness import fake_environment, fake_state, run_shell
-from tests.test_network import parse_address_pool
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 
 @pytest.fixture

@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.settings import ConfigError, default_profile, parse_memory_mb, parse_settings
-from tests.harness import stack_config
-
-
-def raw(stack: str = "dev", **overrides: str) -> dict[str, str]:
-    """The project's config as the engine passes it, without the `local-mesh:` prefix."""
-    config = stack_config(stack, overrides)
-    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("local-mesh:")}
+from tests.harness import raw_config as raw
 
 
 def test_pulumi_yaml_defaults_give_a_laptop_sized_cluster() -> None:

@@ -15,7 +15,7 @@ from components import verify
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.settings import parse_settings
 from tests.harness import closed_loopback_url, fake_environment, run_shell
-from tests.test_settings import raw
+from tests.harness import raw_config as raw
 
 NATIVE_SIDECAR_POD = {
     "metadata": {"name": "httpbin-5f6b8c7d9-abcde", "namespace": "sample", "labels": {"app": "httpbin"}},
