@@ -101,9 +101,13 @@ def istiod_release(istio_profile: str, resources: str) -> IstioRelease:
     # access logs to stdout and 100% trace sampling, as istioctl's demo does.
     values: Values = {"profile": istio_profile} if istio_profile in ("demo", "ambient") else {}
     if resources == "lean":
-        # Under `pilot`, where the chart's own profiles set them (profile-demo.yaml),
-        # so these win over a profile's; with autoscaling off istiod runs one replica.
-        values["pilot"] = {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
+        # With autoscaling off istiod runs one replica. The chart's values.yaml
+        # lists these keys at the top level while its profiles (profile-demo.yaml)
+        # set them under `pilot`; the templates were not rendered here, so the
+        # same settings go in both places and ours win whichever the chart reads.
+        lean_istiod = {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
+        values.update(lean_istiod)
+        values["pilot"] = dict(lean_istiod)
         values["global"] = {"proxy": {"resources": LEAN["proxy"]}}
     return IstioRelease("istiod", "istiod", values)
 

@@ -59,15 +59,16 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
     ingress = by_name["istio-ingressgateway"].inputs["values"]
     metallb = by_name["metallb"].inputs["values"]
     if resources == "lean":
-        assert istiod["pilot"]["autoscaleEnabled"] is False
-        assert istiod["pilot"]["resources"]["requests"] == {"cpu": "50m", "memory": "160Mi"}
+        for where in (istiod, istiod["pilot"]):
+            assert where["autoscaleEnabled"] is False
+            assert where["resources"]["requests"] == {"cpu": "50m", "memory": "160Mi"}
         assert istiod["global"]["proxy"]["resources"]["requests"] == {"cpu": "10m", "memory": "40Mi"}
         assert ingress["autoscaling"] == {"enabled": False}
         assert ingress["replicaCount"] == 1
         assert metallb["controller"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
         assert metallb["speaker"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
     else:
-        assert "pilot" not in istiod and "global" not in istiod
+        assert "pilot" not in istiod and "global" not in istiod and "resources" not in istiod
         assert "resources" not in ingress and "autoscaling" not in ingress
         assert "controller" not in metallb and "resources" not in metallb["speaker"]
 
