@@ -80,7 +80,7 @@ class MetalLB(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release], deleted_with=cluster.command),
         )
 
-        after_webhook = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[webhook_ready]))
+        after_webhook = cluster.in_cluster(self, [webhook_ready])
         address_pool = kubernetes.apiextensions.CustomResource(
             "address-pool",
             api_version="metallb.io/v1beta1",
