@@ -1,4 +1,5 @@
 """End to end on a real laptop: a throwaway stack with its own minikube profile,
+up, verify, a second up with no changes, minikube stop and up again, destroy,
 driven through Pulumi's Automation API. Opt-in (`make e2e`), because it creates
 a real cluster; skipped, with the reason, wherever Docker, minikube, kubectl or
 the Pulumi CLI is missing, as on the CI machine.
@@ -79,6 +80,13 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
         changes = {op: count for op, count in (again.summary.resource_changes or {}).items() if op != "same"}
         assert changes == {}, f"a second up changed {changes}"
+
+        # After `minikube stop` (as after a reboot) the next up starts the
+        # cluster again and the mesh answers as before.
+        subprocess.run(["minikube", "stop", "-p", profile], check=True, capture_output=True)
+        timed(stage_times, "up after minikube stop", lambda: stack.up(on_output=print))
+        checks = timed(stage_times, "verify after restart", lambda: verify(outputs))
+        assert all(check.passed for check in checks), [check.line() for check in checks]
 
         timed(stage_times, "destroy", lambda: stack.destroy(on_output=print))
         profiles = json.loads(
