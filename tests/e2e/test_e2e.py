@@ -84,7 +84,8 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         # After `minikube stop` (as after a reboot) the next up starts the
         # cluster again and the mesh answers as before.
         subprocess.run(["minikube", "stop", "-p", profile], check=True, capture_output=True)
-        timed(stage_times, "up after minikube stop", lambda: stack.up(on_output=print))
+        restarted = timed(stage_times, "up after minikube stop", lambda: stack.up(on_output=print))
+        outputs = {key: value.value for key, value in restarted.outputs.items()}
         checks = timed(stage_times, "verify after restart", lambda: verify(outputs))
         assert all(check.passed for check in checks), [check.line() for check in checks]
 
