@@ -94,7 +94,7 @@ def workloads(settings: Settings) -> dict[str, Requests]:
         for plan in values.ambient_releases(resources):
             found[plan.release] = _requests(plan.values.get("resources"), plan.release.removeprefix("istio-"), profile)
     if settings.sample:
-        found["httpbin"] = _requests(values.LEAN["httpbin"] if resources == "lean" else None, "httpbin", profile)
+        found["httpbin"] = _requests(values.httpbin_resources(resources), "httpbin", profile)
         if profile != "ambient":  # ambient has no sidecars
             proxy = istiod.get("global", {}).get("proxy", {}).get("resources")
             found["httpbin sidecar"] = _requests(proxy, "proxy", profile)

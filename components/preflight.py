@@ -102,7 +102,7 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
                 f"{PROJECT}:memory asks for {settings.memory_mb} MB but the {settings.driver} driver has "
                 f"{facts.memory_mb} MB: {fix}"
             )
-        elif settings.memory_mb > facts.memory_mb - SYSTEM_OVERHEAD_MB:
+        elif settings.memory_mb > room:
             warnings.append(
                 f"{PROJECT}:memory {settings.memory_mb} MB leaves less than {SYSTEM_OVERHEAD_MB} MB of the host's "
                 f"{facts.memory_mb} MB for the system (minikube warns about this too): consider {room} MB or less"

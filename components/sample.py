@@ -13,9 +13,9 @@ from components.values import (
     HTTPBIN_IMAGE,
     HTTPBIN_PORT,
     HTTPBIN_TARGET_PORT,
-    LEAN,
     SAMPLE_GATEWAY_NAME,
     SAMPLE_NAMESPACE,
+    httpbin_resources,
     sample_gateway_spec,
     sample_namespace_labels,
     sample_virtual_service_spec,
@@ -55,7 +55,7 @@ class Sample(pulumi.ComponentResource):
             ),
             opts=in_cluster,
         )
-        in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+        in_namespace = cluster.in_cluster(self, [*after, namespace])
         account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
         kubernetes.core.v1.Service(
             "httpbin",
@@ -85,8 +85,8 @@ class Sample(pulumi.ComponentResource):
                                 image_pull_policy="IfNotPresent",
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
                                 resources=(
-                                    kubernetes.core.v1.ResourceRequirementsArgs(**LEAN["httpbin"])
-                                    if settings.resources == "lean"
+                                    kubernetes.core.v1.ResourceRequirementsArgs(**requests)
+                                    if (requests := httpbin_resources(settings.resources))
                                     else None
                                 ),
                             )

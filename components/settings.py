@@ -161,9 +161,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             "(or empty for local-mesh-<stack>)",
         )
 
-    driver = raw["driver"].strip()
-    if driver not in DRIVERS:
-        raise _error("driver", driver, f"one of {', '.join(DRIVERS)}")
+    driver = _choice(raw, "driver", DRIVERS)
 
     try:
         cpus = int(str(raw["cpus"]).strip())

@@ -161,6 +161,11 @@ SAMPLE_GATEWAY_NAME = "httpbin-gateway"
 SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
 
 
+def httpbin_resources(resources: str) -> Values | None:
+    """Istio's sample sets none; `lean` gives httpbin small explicit ones."""
+    return LEAN["httpbin"] if resources == "lean" else None
+
+
 def sample_gateway_spec() -> Values:
     # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
     return {
