@@ -68,6 +68,14 @@ def fake_state(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {"profiles": {}, "networks": [], "calls": []}
 
 
+def set_fake_profile(root: Path, profile: str, **fields: Any) -> None:
+    """Shape a stand-in profile as the cluster would be (pods in it, a webhook not serving yet)."""
+    path = root / "state.json"
+    state = json.loads(path.read_text())
+    state["profiles"][profile].update(fields)
+    path.write_text(json.dumps(state))
+
+
 def run_shell(
     command: str, environment: Mapping[str, str], interpreter: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:

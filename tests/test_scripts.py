@@ -13,7 +13,7 @@ from components.minikube import INTERPRETER, cluster_environment, parse_cluster_
 from components.network import parse_address_pool
 from components.settings import parse_settings
 from components.values import address_pool_manifest
-from tests.harness import fake_environment, fake_state, run_shell
+from tests.harness import fake_environment, fake_state, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
 
@@ -216,10 +216,7 @@ def webhook_gate(machine: dict[str, str], wait: str = "30") -> subprocess.Comple
 
 def refuse_webhook_calls(machine: dict[str, str], times: int) -> None:
     """MetalLB's controller is Ready but its webhook does not serve yet."""
-    path = Path(machine["FAKE_CLI_STATE"]) / "state.json"
-    current = json.loads(path.read_text())
-    current["profiles"]["local-mesh-dev"]["webhookRefusals"] = times
-    path.write_text(json.dumps(current))
+    set_fake_profile(Path(machine["FAKE_CLI_STATE"]), "local-mesh-dev", webhookRefusals=times)
 
 
 def test_webhook_gate_waits_out_the_race_then_passes(machine: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from components import verify
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.settings import parse_settings
-from tests.harness import closed_loopback_url, fake_environment, run_shell
+from tests.harness import closed_loopback_url, fake_environment, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
 NATIVE_SIDECAR_POD = {
@@ -78,10 +78,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def put_pods(cluster: dict[str, str], pods: list[dict]) -> None:
-    state_file = Path(cluster["state"])
-    state = json.loads(state_file.read_text())
-    state["profiles"]["local-mesh-dev"]["pods"] = pods
-    state_file.write_text(json.dumps(state))
+    set_fake_profile(Path(cluster["state"]).parent, "local-mesh-dev", pods=pods)
 
 
 def outputs(base_url: str, cluster: dict[str, str]) -> dict[str, str]:
