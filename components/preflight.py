@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.footprint import NODE_OVERHEAD, node_needs, total
-from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, parse_kubernetes_version
+from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
 
 Version = tuple[int, int, int]
 
@@ -32,12 +32,6 @@ INSTALL_HINTS = {
     "minikube": "https://minikube.sigs.k8s.io/docs/start/",
     "kubectl": "https://kubernetes.io/docs/tasks/tools/",
 }
-# Kubernetes minors each Istio minor supports (istio.io, "Supported Releases").
-ISTIO_KUBERNETES_SUPPORT: dict[tuple[int, int], tuple[tuple[int, int], tuple[int, int]]] = {
-    (1, 31): ((1, 32), (1, 36)),
-}
-# The oldest Kubernetes minikube v1.38 starts.
-MINIKUBE_OLDEST_KUBERNETES: Version = (1, 28, 0)
 # minikube warns when a node leaves the host less than this.
 SYSTEM_OVERHEAD_MB = 1024
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
@@ -63,10 +57,6 @@ def parse_version(text: str) -> Version | None:
     return int(major), int(minor), int(patch or 0)
 
 
-def _dotted(version: tuple[int, ...]) -> str:
-    return ".".join(str(part) for part in version)
-
-
 def tools_needed(driver: str) -> list[str]:
     return ["minikube", "kubectl", *(["docker"] if driver == "docker" else [])]
 
@@ -81,9 +71,9 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
         found = facts.tool_versions.get(tool)
         version = parse_version(found) if found else None
         if found is None:
-            errors.append(f"{tool} is not on PATH: install {tool} {_dotted(minimum)} or newer ({INSTALL_HINTS[tool]})")
+            errors.append(f"{tool} is not on PATH: install {tool} {dotted(minimum)} or newer ({INSTALL_HINTS[tool]})")
         elif version is None or version < minimum:
-            errors.append(f"{tool} {found} is too old: local-mesh needs {_dotted(minimum)} or newer")
+            errors.append(f"{tool} {found} is too old: local-mesh needs {dotted(minimum)} or newer")
     if settings.driver == "docker" and facts.docker_daemon_error:
         errors.append(f"the Docker daemon does not answer ({facts.docker_daemon_error}): start Docker and try again")
 
@@ -126,24 +116,11 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
             f"Kubernetes itself about {NODE_OVERHEAD})"
         )
 
-    kubernetes = parse_kubernetes_version(settings.kubernetes_version)
-    istio = parse_version(settings.istio_version)
-    support = ISTIO_KUBERNETES_SUPPORT.get(istio[:2]) if istio else None
-    if kubernetes < MINIKUBE_OLDEST_KUBERNETES:
-        errors.append(
-            f"{PROJECT}:kubernetesVersion {settings.kubernetes_version} is older than minikube accepts: "
-            f"use v{_dotted(MINIKUBE_OLDEST_KUBERNETES)} or newer"
-        )
-    elif support is None:
+    # parse_settings refused a Kubernetes version outside a known Istio range.
+    if istio_kubernetes_support(settings.istio_version) is None:
         warnings.append(
             f"{PROJECT}:istioVersion {settings.istio_version}: local-mesh does not know which Kubernetes versions "
             f"it supports, so {settings.kubernetes_version} is not checked"
-        )
-    elif not support[0] <= kubernetes[:2] <= support[1]:
-        low, high = (_dotted(bound) for bound in support)
-        errors.append(
-            f"{PROJECT}:kubernetesVersion {settings.kubernetes_version} is not supported by Istio "
-            f"{settings.istio_version}: use a v{low}.x to v{high}.x release"
         )
     return errors, warnings
 

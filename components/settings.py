@@ -44,10 +44,18 @@ DRIVERS = ("docker", "podman", "kvm2", "qemu2", "virtualbox", "hyperkit", "vfkit
 # minikube refuses to start below these (exit codes 29 and 23).
 MIN_CPUS = 2
 MIN_MEMORY_MB = 1800
+# The oldest Kubernetes minikube v1.38 starts (pkg/minikube/constants/constants.go:43, OldestKubernetesVersion).
+MINIKUBE_OLDEST_KUBERNETES = (1, 28, 0)
+# Kubernetes minors each Istio minor supports (istio.io, "Supported Releases").
+ISTIO_KUBERNETES_SUPPORT: dict[tuple[int, int], tuple[tuple[int, int], tuple[int, int]]] = {
+    (1, 31): ((1, 32), (1, 36)),
+}
 
 # The profile names the docker container, network, kube context and node
-# hostname, and reaches shell scripts: DNS-label characters only.
-_PROFILE_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# hostname, and reaches shell scripts: DNS-label characters only, and at least
+# 2 of them (minikube's config.ProfileNameValid, pkg/minikube/config/profile.go:87;
+# `minikube start` refuses a shorter one with "Minimum 2 characters", exit 14).
+_PROFILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 _MEMORY_PATTERN = re.compile(r"^(\d+)([bkmg])?$", re.IGNORECASE)
 _KUBERNETES_VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 _CHART_VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
@@ -116,6 +124,16 @@ def parse_kubernetes_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
+def istio_kubernetes_support(istio_version: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The oldest and newest Kubernetes minor this Istio release supports, if known."""
+    major, minor = (int(part) for part in istio_version.split(".")[:2])
+    return ISTIO_KUBERNETES_SUPPORT.get((major, minor))
+
+
+def dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
 def default_profile(stack: str) -> str:
     """One minikube profile per stack, so two stacks never share a cluster."""
     slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
@@ -157,7 +175,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         raise _error(
             "profile",
             profile,
-            "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit "
+            "2-63 lowercase letters, digits and '-', starting and ending with a letter or digit "
             "(or empty for local-mesh-<stack>)",
         )
 
@@ -179,17 +197,31 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     if memory_mb < MIN_MEMORY_MB:
         raise _error("memory", raw["memory"], f"at least {MIN_MEMORY_MB} MB (minikube refuses less)")
 
-    kubernetes_version = raw["kubernetesVersion"].strip()
-    try:
-        parse_kubernetes_version(kubernetes_version)
-    except ValueError:
-        raise _error("kubernetesVersion", kubernetes_version, "a version such as v1.35.1") from None
-
     versions = {}
     for key in ("metallbVersion", "istioVersion"):
         versions[key] = raw[key].strip()
         if not _CHART_VERSION_PATTERN.match(versions[key]):
             raise _error(key, versions[key], "a chart version such as 1.2.3, without a leading v")
+
+    kubernetes_version = raw["kubernetesVersion"].strip()
+    try:
+        kubernetes = parse_kubernetes_version(kubernetes_version)
+    except ValueError:
+        raise _error("kubernetesVersion", kubernetes_version, "a version such as v1.35.1") from None
+    if kubernetes < MINIKUBE_OLDEST_KUBERNETES:
+        raise _error(
+            "kubernetesVersion",
+            kubernetes_version,
+            f"v{dotted(MINIKUBE_OLDEST_KUBERNETES)} or newer (the oldest minikube starts)",
+        )
+    support = istio_kubernetes_support(versions["istioVersion"])
+    if support is not None and not support[0] <= kubernetes[:2] <= support[1]:
+        low, high = (dotted(bound) for bound in support)
+        raise _error(
+            "kubernetesVersion",
+            kubernetes_version,
+            f"a v{low}.x to v{high}.x release (what Istio {versions['istioVersion']} supports)",
+        )
 
     pool_text = raw["addressPool"].strip()
     try:

@@ -99,24 +99,6 @@ def test_more_cpus_than_the_host_has_are_refused() -> None:
     assert error == "local-mesh:cpus asks for 6 CPUs but the docker driver has 4: set it between 2 and 4"
 
 
-@pytest.mark.parametrize(
-    ("version", "problem"),
-    [
-        ("v1.31.9", "is not supported by Istio 1.31.1: use a v1.32.x to v1.36.x release"),
-        ("v1.37.0", "is not supported by Istio 1.31.1: use a v1.32.x to v1.36.x release"),
-        ("v1.27.3", "is older than minikube accepts: use v1.28.0 or newer"),
-    ],
-)
-def test_kubernetes_version_must_suit_istio_and_minikube(version: str, problem: str) -> None:
-    (error,) = find_problems(settings(kubernetesVersion=version), GOOD)[0]
-    assert error == f"local-mesh:kubernetesVersion {version} {problem}"
-
-
-@pytest.mark.parametrize("version", ["v1.32.0", "v1.36.2"])
-def test_the_edges_of_istios_range_are_accepted(version: str) -> None:
-    assert find_problems(settings(kubernetesVersion=version), GOOD) == ([], [])
-
-
 def test_an_istio_minor_without_a_known_range_is_a_warning() -> None:
     errors, warnings = find_problems(settings(istioVersion="1.32.0"), GOOD)
     assert errors == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
 from components.settings import ConfigError, default_profile, parse_memory_mb, parse_settings
+from tests.harness import ProgramFailedError, run_program
 from tests.harness import raw_config as raw
 
 
@@ -57,7 +60,10 @@ def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
         ("profile", "a;rm -rf ~", "lowercase letters, digits and '-'"),
         ("profile", "Dev", "lowercase letters"),
         ("profile", "-dev", "starting and ending with a letter or digit"),
-        ("profile", "x" * 64, "1-63"),
+        ("profile", "x" * 64, "2-63"),
+        # minikube refuses a 1-character profile: "Minimum 2 characters", exit 14
+        # (cmd/minikube/cmd/start.go:192-194, pkg/minikube/config/profile.go:87).
+        ("profile", "a", "2-63"),
         ("driver", "hyperkitty", "one of docker"),
         ("driver", "none", "one of docker"),
         ("cpus", "four", "a whole number of CPUs"),
@@ -70,6 +76,10 @@ def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
         ("kubernetesVersion", "1.35.1", "a version such as v1.35.1"),
         ("kubernetesVersion", "v1.35", "a version such as v1.35.1"),
         ("kubernetesVersion", "latest", "a version such as v1.35.1"),
+        ("kubernetesVersion", "v1.20.0", "v1.28.0 or newer (the oldest minikube starts)"),
+        ("kubernetesVersion", "v1.27.3", "v1.28.0 or newer"),
+        ("kubernetesVersion", "v1.31.9", "a v1.32.x to v1.36.x release (what Istio 1.31.1 supports)"),
+        ("kubernetesVersion", "v1.37.0", "a v1.32.x to v1.36.x release (what Istio 1.31.1 supports)"),
         ("metallbVersion", "v0.16.1", "without a leading v"),
         ("istioVersion", "1.31", "a chart version such as 1.2.3"),
         ("addressPool", "192.168.49.120-192.168.49.100", "reversed"),
@@ -110,3 +120,25 @@ def test_a_missing_key_points_at_pulumi_yaml_instead_of_inventing_a_default() ->
     del config["memory"]
     with pytest.raises(ConfigError, match=r"local-mesh:memory has no value: Pulumi.yaml declares its default"):
         parse_settings(config, "dev")
+
+
+def test_the_shortest_profile_minikube_accepts_is_two_characters() -> None:
+    assert parse_settings(raw(profile="ab"), "dev").profile == "ab"
+
+
+@pytest.mark.parametrize("version", ["v1.32.0", "v1.36.2"])
+def test_the_edges_of_istios_kubernetes_range_are_accepted(version: str) -> None:
+    assert parse_settings(raw(kubernetesVersion=version), "dev").kubernetes_version == version
+
+
+def test_an_istio_minor_without_a_known_range_leaves_only_minikubes_limit() -> None:
+    assert parse_settings(raw(istioVersion="1.32.0", kubernetesVersion="v1.37.0"), "dev").istio_version == "1.32.0"
+    with pytest.raises(ConfigError, match=r"v1.28.0 or newer"):
+        parse_settings(raw(istioVersion="1.32.0", kubernetesVersion="v1.27.0"), "dev")
+
+
+def test_skipping_preflight_does_not_let_an_unusable_kubernetes_version_through(tmp_path: Path) -> None:
+    with pytest.raises(ProgramFailedError, match=r"local-mesh:kubernetesVersion = 'v1.20.0' is not valid") as failure:
+        run_program("dev", tmp_path, {"preflight": False, "kubernetesVersion": "v1.20.0"})
+    assert failure.value.registrations == []
+    assert not (tmp_path / "state.json").exists()
