@@ -11,8 +11,8 @@ from pulumi_command import local
 from components.cluster import MinikubeCluster
 from components.helm import chart_release
 from components.minikube import INTERPRETER, script
-from components.network import AddressRange, resolve_address_pool
-from components.settings import Settings
+from components.network import AddressRange
+from components.settings import Settings, address_pool_on_node
 from components.values import (
     ADDRESS_POOL_NAME,
     METALLB_NAMESPACE,
@@ -46,7 +46,7 @@ class MetalLB(pulumi.ComponentResource):
         in_cluster = cluster.in_cluster(self)
 
         pool: pulumi.Output[AddressRange] = cluster.node_ip.apply(
-            lambda node_ip: resolve_address_pool(settings.address_pool, node_ip)
+            lambda node_ip: address_pool_on_node(settings, node_ip)
         )
         self.address_pool = pool.apply(str)
 

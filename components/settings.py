@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.network import AddressRange, parse_address_pool
+from components.network import AddressRange, node_subnet, parse_address_pool, resolve_address_pool
 
 PROJECT = "local-mesh"
 
@@ -89,8 +90,32 @@ class Settings:
         return self.profile
 
 
+class NodeConfigError(pulumi.RunError):
+    """A configuration value that turns out unusable only once the node exists.
+
+    Raised inside Output.apply: the SDK wraps a ValueError from there in
+    "While processing input/resource" lines (pulumi/runtime/rpc.py
+    serialize_properties, runtime/resource.py), while the language host logs a
+    RunError as its message alone (sdk/python/cmd/pulumi-language-python-exec:234).
+    """
+
+
+def _message(key: str, value: object, accepted: str) -> str:
+    return f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}"
+
+
 def _error(key: str, value: object, accepted: str) -> ConfigError:
-    return ConfigError(f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}")
+    return ConfigError(_message(key, value, accepted))
+
+
+def address_pool_on_node(settings: Settings, node_ip: str) -> AddressRange:
+    """The pool MetalLB gets on this node, or one line naming local-mesh:addressPool."""
+    try:
+        return resolve_address_pool(settings.address_pool, node_ip)
+    except ValueError as problem:
+        accepted = f"addresses inside the node's network {node_subnet(node_ip)}, without .1, .254 and the node"
+        value = "" if settings.address_pool is None else settings.address_pool
+        raise NodeConfigError(_message("addressPool", value, f"{accepted} ({problem})")) from None
 
 
 def _choice(raw: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pulumi
 import pytest
 
 from components.network import check_address_pool, default_address_pool, parse_address_pool, resolve_address_pool
+from tests.harness import ProgramFailedError, run_program
 
 
 @pytest.mark.parametrize(
@@ -55,3 +59,25 @@ def test_unusable_pools_are_refused(pool: str, problem: str) -> None:
 def test_malformed_pools_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_address_pool(text)
+
+
+@pytest.mark.parametrize(
+    ("pool", "problem"),
+    [
+        ("192.168.50.100-192.168.50.120", "192.168.50.100-192.168.50.120 is not inside the node's subnet"),
+        ("192.168.49.2-192.168.49.20", "contains 192.168.49.2, the node IP"),
+        ("192.168.49.1-192.168.49.10", "contains 192.168.49.1, the network's gateway"),
+        ("192.168.49.250-192.168.49.254", "contains 192.168.49.254, the address .254"),
+    ],
+)
+def test_an_unusable_explicit_pool_stops_the_run_with_one_line_naming_the_key(
+    tmp_path: Path, pool: str, problem: str
+) -> None:
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, {"addressPool": pool})
+    # The language host logs a RunError as its text alone, any other exception
+    # with a traceback (sdk/python/cmd/pulumi-language-python-exec:234-241).
+    assert isinstance(failure.value.cause, pulumi.RunError)
+    (line,) = str(failure.value.cause).splitlines()
+    assert line.startswith(f"local-mesh:addressPool = '{pool}' is not valid: expected addresses inside the node's ")
+    assert problem in line

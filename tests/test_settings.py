@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from components.settings import ConfigError, default_profile, parse_memory_mb, parse_settings
 from tests.harness import ProgramFailedError, run_program
