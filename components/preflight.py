@@ -125,14 +125,27 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
     return errors, warnings
 
 
-def _answer(command: list[str]) -> str | None:
+def _run(command: list[str]) -> subprocess.CompletedProcess[str] | None:
+    """The tool's answer, or None if it is not on PATH or does not answer in time."""
     if shutil.which(command[0]) is None:
         return None
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _answer(command: list[str]) -> str | None:
+    result = _run(command)
+    return result.stdout.strip() if result is not None and result.returncode == 0 else None
+
+
+def _docker_client_version() -> str | None:
+    # `docker version` prints the client's fields and then exits 1 when the
+    # daemon does not answer (docker/cli cli/command/system/version.go:212-229,
+    # TestVersionWithoutServer): the client version is stdout, whatever the exit code.
+    result = _run(["docker", "version", "--format={{.Client.Version}}"])
+    return (result.stdout.strip() or None) if result is not None else None
 
 
 def _kubectl_version() -> str | None:
@@ -150,19 +163,18 @@ def gather_facts(driver: str) -> HostFacts:
     versions = {
         "minikube": _answer(["minikube", "version", "--short"]),
         "kubectl": _kubectl_version(),
-        "docker": _answer(["docker", "version", "--format={{.Client.Version}}"]) if driver == "docker" else None,
+        "docker": _docker_client_version() if driver == "docker" else None,
     }
     daemon_error = None
     memory_mb: int | None = None
     cpus: int | None = None
     if driver == "docker" and versions["docker"] is not None:
-        try:
-            result = subprocess.run(
-                ["docker", "info", "--format={{.MemTotal}} {{.NCPU}}"], capture_output=True, text=True, timeout=30
-            )
-        except subprocess.TimeoutExpired:
-            result = subprocess.CompletedProcess([], 1, "", "no answer within 30 s")
-        if result.returncode != 0:
+        # Without a daemon this prints "0 0" and exits 1 with the connection
+        # error on stderr (docker/cli cli/command/system/info.go:85-113).
+        result = _run(["docker", "info", "--format={{.MemTotal}} {{.NCPU}}"])
+        if result is None:
+            daemon_error = "no answer within 30 s"
+        elif result.returncode != 0:
             daemon_error = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no answer"
         else:
             memory_bytes, cpu_count = result.stdout.split()

@@ -122,12 +122,19 @@ def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch:
     assert not any(call[:2] == ["minikube", "start"] for call in fake_state(tmp_path)["calls"])
 
 
-def test_facts_report_a_daemon_that_does_not_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in docker answers as the real one does without a daemon:
+    # `docker version` prints the client version and exits 1.
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_DAEMON_DOWN": "1"}.items():
         monkeypatch.setenv(key, value)
     facts = gather_facts("docker")
-    assert facts.docker_daemon_error is not None
-    assert "Is the docker daemon running?" in facts.docker_daemon_error
+    assert facts.tool_versions["docker"] == "28.2.2"
+    assert (facts.memory_mb, facts.cpus) == (None, None)
+    (error,) = find_problems(settings(), facts)[0]
+    assert error.startswith("the Docker daemon does not answer (Cannot connect to the Docker daemon at ")
+    assert error.endswith("Is the docker daemon running?): start Docker and try again")
 
 
 def test_facts_report_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
