@@ -26,11 +26,20 @@ MINIMUM_TOOL_VERSIONS: dict[str, Version] = {
     "docker": (24, 0, 0),
     "minikube": (1, 38, 1),
     "kubectl": (1, 34, 0),
+    # Older CLIs keep resources deleted_with a replaced resource in state
+    # instead of replacing them (pulumi #23817, fixed by #23818, merged after
+    # 3.259.0): a recreated cluster would be left without its Helm releases.
+    "pulumi": (3, 260, 0),
 }
 INSTALL_HINTS = {
     "docker": "https://docs.docker.com/engine/install/",
     "minikube": "https://minikube.sigs.k8s.io/docs/start/",
     "kubectl": "https://kubernetes.io/docs/tasks/tools/",
+    "pulumi": "https://www.pulumi.com/docs/install/",
+}
+# Where `make up` gets a newer tool (components/scripts/fetch-tools.sh).
+UPGRADE_HINTS = {
+    "pulumi": "run it with `make up`, which fetches the pinned pulumi into .tools/bin",
 }
 # minikube warns when a node leaves the host less than this.
 SYSTEM_OVERHEAD_MB = 1024
@@ -58,7 +67,7 @@ def parse_version(text: str) -> Version | None:
 
 
 def tools_needed(driver: str) -> list[str]:
-    return ["minikube", "kubectl", *(["docker"] if driver == "docker" else [])]
+    return ["pulumi", "minikube", "kubectl", *(["docker"] if driver == "docker" else [])]
 
 
 def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list[str]]:
@@ -73,7 +82,8 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
         if found is None:
             errors.append(f"{tool} is not on PATH: install {tool} {dotted(minimum)} or newer ({INSTALL_HINTS[tool]})")
         elif version is None or version < minimum:
-            errors.append(f"{tool} {found} is too old: local-mesh needs {dotted(minimum)} or newer")
+            upgrade = f": {UPGRADE_HINTS[tool]}" if tool in UPGRADE_HINTS else ""
+            errors.append(f"{tool} {found} is too old: local-mesh needs {dotted(minimum)} or newer{upgrade}")
     if settings.driver == "docker" and facts.docker_daemon_error:
         errors.append(f"the Docker daemon does not answer ({facts.docker_daemon_error}): start Docker and try again")
 
@@ -161,6 +171,8 @@ def _kubectl_version() -> str | None:
 def gather_facts(driver: str) -> HostFacts:
     """Ask the host's tools. Read-only: nothing is started or changed."""
     versions = {
+        # `pulumi version` prints e.g. v3.272.0 (pulumi/pulumi pkg/cmd/pulumi/version/version.go).
+        "pulumi": _answer(["pulumi", "version"]),
         "minikube": _answer(["minikube", "version", "--short"]),
         "kubectl": _kubectl_version(),
         "docker": _docker_client_version() if driver == "docker" else None,

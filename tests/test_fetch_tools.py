@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from components.minikube import SCRIPTS
-from tests.harness import closed_loopback_url
+from components.preflight import MINIMUM_TOOL_VERSIONS
+from tests.harness import FAKE_BIN, closed_loopback_url
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
 UTILITIES = (
@@ -39,6 +40,8 @@ UTILITIES = (
     "tail",
     "cat",
     "env",
+    "sort",
+    "head",
 )
 
 
@@ -91,8 +94,11 @@ def publish_all(root: Path, kubectl_checksum_of: bytes | None = None) -> None:
     )
 
 
-def fetch(tmp_path: Path, base_url: str, *on_path: str) -> subprocess.CompletedProcess[str]:
-    """Run the script with a PATH holding only basic utilities (and `on_path`)."""
+def fetch(
+    tmp_path: Path, base_url: str, *on_path: str, pulumi_version: str = "3.272.0"
+) -> subprocess.CompletedProcess[str]:
+    """Run the script with a PATH holding only basic utilities (and `on_path`;
+    a pulumi there is the stand-in, answering `pulumi version` with `pulumi_version`)."""
     bin_dir = tmp_path / "path"
     bin_dir.mkdir(exist_ok=True)
     for utility in UTILITIES:
@@ -101,6 +107,9 @@ def fetch(tmp_path: Path, base_url: str, *on_path: str) -> subprocess.CompletedP
         (bin_dir / utility).unlink(missing_ok=True)
         (bin_dir / utility).symlink_to(found)
     for tool in on_path:
+        if tool == "pulumi":
+            (bin_dir / tool).symlink_to(FAKE_BIN / "pulumi")
+            continue
         (bin_dir / tool).write_text("#!/bin/sh\n")
         (bin_dir / tool).chmod(0o755)
     environment = {
@@ -109,6 +118,7 @@ def fetch(tmp_path: Path, base_url: str, *on_path: str) -> subprocess.CompletedP
         "MINIKUBE_BASE_URL": f"{base_url}/minikube",
         "KUBECTL_BASE_URL": f"{base_url}/kubectl",
         "PULUMI_BASE_URL": f"{base_url}/pulumi",
+        "FAKE_PULUMI_VERSION": pulumi_version,
     }
     return subprocess.run(
         ["bash", str(SCRIPTS / "fetch-tools.sh"), str(tmp_path / "tools")],
@@ -158,3 +168,27 @@ def test_tools_already_on_path_are_not_fetched(tmp_path: Path, release_server: t
     assert result.returncode == 0, result.stderr
     assert requests == []
     assert not (tmp_path / "tools" / "minikube").exists()
+
+
+def test_a_pulumi_older_than_local_mesh_needs_is_replaced_by_the_pinned_one(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]]
+) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    major, minor, patch = MINIMUM_TOOL_VERSIONS["pulumi"]
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", pulumi_version=f"{major}.{minor - 1}.{patch}")
+    assert result.returncode == 0, result.stderr
+    assert f"local-mesh: pulumi v{major}.{minor - 1}.{patch} on PATH is older than {major}.{minor}.{patch}" in (
+        result.stderr
+    )
+    assert sorted(path.name for path in (tmp_path / "tools").iterdir()) == ["pulumi", "pulumi-language-python"]
+    assert all(request.startswith("/pulumi/") for request in requests)
+
+
+def test_a_pulumi_at_the_minimum_is_kept(tmp_path: Path, release_server: tuple[str, Path, list[str]]) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    minimum = ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS["pulumi"])
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", pulumi_version=minimum)
+    assert result.returncode == 0, result.stderr
+    assert requests == []

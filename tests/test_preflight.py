@@ -13,7 +13,7 @@ from tests.harness import ProgramFailedError, fake_environment, fake_state, run_
 from tests.harness import raw_config as raw
 
 GOOD = HostFacts(
-    tool_versions={"minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"},
+    tool_versions={"pulumi": "v3.272.0", "minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"},
     docker_daemon_error=None,
     memory_mb=16384,
     cpus=8,
@@ -28,7 +28,7 @@ def test_a_capable_laptop_passes_quietly() -> None:
     assert find_problems(settings(), GOOD) == ([], [])
 
 
-@pytest.mark.parametrize("tool", ["minikube", "kubectl", "docker"])
+@pytest.mark.parametrize("tool", ["pulumi", "minikube", "kubectl", "docker"])
 def test_a_missing_tool_is_named_with_where_to_get_it(tool: str) -> None:
     facts = replace(GOOD, tool_versions={**GOOD.tool_versions, tool: None})
     errors, _ = find_problems(settings(), facts)
@@ -44,6 +44,21 @@ def test_a_missing_tool_is_named_with_where_to_get_it(tool: str) -> None:
 def test_an_old_tool_is_refused_with_the_version_needed(tool: str, version: str, needed: str) -> None:
     facts = replace(GOOD, tool_versions={**GOOD.tool_versions, tool: version})
     assert find_problems(settings(), facts)[0] == [f"{tool} {version} is too old: local-mesh needs {needed} or newer"]
+
+
+def test_a_pulumi_cli_without_the_deleted_with_fix_is_refused_with_where_make_up_gets_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pulumi #23818 (replace resources deleted_with a replaced one) was merged
+    # after 3.259.0 (pulumi CHANGELOG.md; changelog/pending at the merge).
+    for key, value in {**fake_environment(tmp_path), "FAKE_PULUMI_VERSION": "3.259.0"}.items():
+        monkeypatch.setenv(key, value)
+    assert find_problems(settings(), gather_facts("docker"))[0] == [
+        "pulumi v3.259.0 is too old: local-mesh needs 3.260.0 or newer: "
+        "run it with `make up`, which fetches the pinned pulumi into .tools/bin"
+    ]
+    monkeypatch.setenv("FAKE_PULUMI_VERSION", "3.260.0")
+    assert find_problems(settings(), gather_facts("docker"))[0] == []
 
 
 def test_docker_is_only_needed_for_the_docker_driver() -> None:
@@ -117,7 +132,9 @@ def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch:
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_MEMORY_BYTES": str(12 * 1024**3)}.items():
         monkeypatch.setenv(key, value)
     facts = gather_facts("docker")
-    assert facts == HostFacts({"minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"}, None, 12288, 8)
+    assert facts == HostFacts(
+        {"pulumi": "v3.272.0", "minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"}, None, 12288, 8
+    )
     # Read-only: nothing was started.
     assert not any(call[:2] == ["minikube", "start"] for call in fake_state(tmp_path)["calls"])
 
@@ -139,7 +156,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
 
 def test_facts_report_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert gather_facts("docker").tool_versions == {"minikube": None, "kubectl": None, "docker": None}
+    assert gather_facts("docker").tool_versions == {"pulumi": None, "minikube": None, "kubectl": None, "docker": None}
 
 
 def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path) -> None:

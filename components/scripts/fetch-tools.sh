@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetch the CLIs local-mesh drives, if they are not on PATH, at pinned versions
-# into a project-local folder (nothing system-wide), each verified against the
-# SHA-256 checksum its publisher releases beside it.
+# Fetch the CLIs local-mesh drives, if they are not on PATH (or, for pulumi,
+# older than local-mesh needs), at pinned versions into a project-local folder
+# (nothing system-wide), each verified against the SHA-256 checksum its
+# publisher releases beside it.
 # Usage: fetch-tools.sh DIR   (binaries land in DIR; put it on PATH)
 # Docker is not fetched: it needs a daemon and root, and is a prerequisite.
 set -euo pipefail
@@ -10,6 +11,10 @@ tools_dir=${1:?usage: fetch-tools.sh DIR}
 MINIKUBE_VERSION=${MINIKUBE_VERSION:-v1.38.1}
 KUBECTL_VERSION=${KUBECTL_VERSION:-v1.35.1}
 PULUMI_VERSION=${PULUMI_VERSION:-3.272.0}
+# The oldest pulumi local-mesh runs with (components/preflight.py,
+# MINIMUM_TOOL_VERSIONS): older CLIs do not replace resources deleted_with a
+# replaced resource (pulumi #23818).
+PULUMI_MINIMUM_VERSION=3.260.0
 MINIKUBE_BASE_URL=${MINIKUBE_BASE_URL:-https://github.com/kubernetes/minikube/releases/download}
 KUBECTL_BASE_URL=${KUBECTL_BASE_URL:-https://dl.k8s.io/release}
 PULUMI_BASE_URL=${PULUMI_BASE_URL:-https://github.com/pulumi/pulumi/releases/download}
@@ -54,7 +59,17 @@ fi
 if ! command -v kubectl >/dev/null 2>&1; then
   fetch_binary kubectl "$KUBECTL_VERSION" "$KUBECTL_BASE_URL/$KUBECTL_VERSION/bin/linux/$arch/kubectl"
 fi
-if ! command -v pulumi >/dev/null 2>&1; then
+pulumi_is_recent() { # `pulumi version` prints e.g. v3.272.0
+  local found
+  found=$(pulumi version 2>/dev/null) || return 1
+  found=${found#v}
+  [ "$(printf '%s\n%s\n' "$PULUMI_MINIMUM_VERSION" "$found" | sort -V | head -n 1)" = "$PULUMI_MINIMUM_VERSION" ]
+}
+
+if ! command -v pulumi >/dev/null 2>&1 || ! pulumi_is_recent; then
+  if command -v pulumi >/dev/null 2>&1; then
+    echo "local-mesh: pulumi $(pulumi version 2>/dev/null) on PATH is older than $PULUMI_MINIMUM_VERSION: fetching $PULUMI_VERSION" >&2
+  fi
   archive="pulumi-v$PULUMI_VERSION-linux-$pulumi_arch.tar.gz"
   download "$PULUMI_BASE_URL/v$PULUMI_VERSION/$archive" "$workdir/$archive"
   download "$PULUMI_BASE_URL/v$PULUMI_VERSION/pulumi-$PULUMI_VERSION-checksums.txt" "$workdir/checksums.txt"
