@@ -2,7 +2,10 @@
 `pulumi preview` fails fast with one line per problem and its fix.
 
 `find_problems` is pure (facts in, messages out); `gather_facts` asks the
-host's tools; `run_preflight` joins them for __main__.py.
+host's tools. Likewise `index_problems` is pure (a chart repository's
+index.yaml and the versions wanted in, messages out) and
+`published_chart_problems` reads each repository's index once. `run_preflight`
+joins them for __main__.py.
 """
 
 from __future__ import annotations
@@ -12,12 +15,25 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pulumi
+import yaml
 
 from components.footprint import NODE_OVERHEAD, node_needs, total
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
+from components.values import (
+    ISTIO_REPOSITORY,
+    METALLB_REPOSITORY,
+    ambient_releases,
+    gateway_releases,
+    istio_base_release,
+    istiod_release,
+)
 
 Version = tuple[int, int, int]
 
@@ -44,6 +60,13 @@ UPGRADE_HINTS = {
 # minikube warns when a node leaves the host less than this.
 SYSTEM_OVERHEAD_MB = 1024
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+_CHART_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
+INDEX_TIMEOUT_SECONDS = 10
+SUGGESTED_VERSIONS = 3
+# Tests only (tests/harness.py): the base URL of a loopback server that serves
+# each chart repository's index at /<host><path>/index.yaml. The program never
+# sets it; unset, the real repositories are read.
+TEST_CHART_MIRROR = "LOCAL_MESH_TEST_CHART_MIRROR"
 
 
 class PreflightError(RuntimeError):
@@ -56,6 +79,16 @@ class HostFacts:
     docker_daemon_error: str | None  # None: the daemon answered (or is not needed)
     memory_mb: int | None  # what the driver can give a node
     cpus: int | None
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """One chart the stack installs: the config key holding its version, and where Helm fetches it."""
+
+    key: str
+    repository: str
+    chart: str
+    version: str
 
 
 def parse_version(text: str) -> Version | None:
@@ -197,12 +230,137 @@ def gather_facts(driver: str) -> HostFacts:
     return HostFacts(versions, daemon_error, memory_mb, cpus)
 
 
+def chart_sources(settings: Settings) -> list[ChartSource]:
+    """The charts this stack installs, each once, with the version its config asks for."""
+    istio_releases = [
+        istio_base_release(),
+        istiod_release(settings.istio_profile, settings.resources),
+        *(ambient_releases(settings.resources) if settings.istio_profile == "ambient" else []),
+        *gateway_releases(settings.istio_profile, settings.resources),
+    ]
+    return [
+        ChartSource("metallbVersion", METALLB_REPOSITORY, "metallb", settings.metallb_version),
+        *(
+            ChartSource("istioVersion", ISTIO_REPOSITORY, chart, settings.istio_version)
+            for chart in dict.fromkeys(release.chart for release in istio_releases)
+        ),
+    ]
+
+
+def _chart_version_order(text: str) -> tuple[int, int, int, int, str] | None:
+    """SemVer order, a pre-release below its release; None for a version that is not SemVer."""
+    match = _CHART_VERSION.match(text)
+    if not match:
+        return None
+    major, minor, patch, prerelease = match.groups()
+    return int(major), int(minor), int(patch), 0 if prerelease else 1, prerelease or ""
+
+
+def _newest(versions: Iterable[str], like: str) -> str:
+    """The newest releases of `like`'s minor (or the newest overall), for a message."""
+    releases = sorted(
+        (order, version)
+        for version in versions
+        if (order := _chart_version_order(version)) is not None and order[3] == 1
+    )
+    if not releases:
+        return "it lists no release"
+    major, minor = like.split(".")[:2]
+    same_minor = [item for item in releases if item[0][:2] == (int(major), int(minor))]
+    scope = f"the newest {major}.{minor}.x releases" if same_minor else "the newest releases"
+    newest = [version for _, version in reversed(same_minor or releases)][:SUGGESTED_VERSIONS]
+    return f"{scope} there are {', '.join(newest)}"
+
+
+def index_problems(index_text: str, url: str, sources: list[ChartSource]) -> list[str]:
+    """Each wanted chart version that the repository index at `url` does not list; one line per
+    config value. The index is Helm's repository index (helm.sh/helm pkg/repo/index.go, IndexFile):
+    `apiVersion: v1` and `entries`, a map of chart name to its versions, each an entry with the
+    chart's metadata (`version`) and `urls`."""
+    try:
+        # Istio's repository lists every version it ever published (shared/upstream
+        # README): libyaml's parser, where PyYAML has it, reads that index faster.
+        index = yaml.load(index_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as problem:
+        return [f"{url} is not a Helm repository index (not YAML: {str(problem).splitlines()[0]})"]
+    if not isinstance(index, dict) or not isinstance(index.get("entries"), dict):
+        return [f"{url} is not a Helm repository index (no `entries`)"]
+    published = {
+        chart: [str(entry["version"]) for entry in entries if isinstance(entry, dict) and "version" in entry]
+        for chart, entries in index["entries"].items()
+        if isinstance(entries, list)
+    }
+    problems: list[str] = []
+    missing: dict[tuple[str, str], list[str]] = {}
+    for source in sources:
+        if source.chart not in published:
+            problems.append(f"{PROJECT}:{source.key} = {source.version!r}: {url} lists no chart named {source.chart!r}")
+        elif source.version not in published[source.chart]:
+            missing.setdefault((source.key, source.version), []).append(source.chart)
+    for (key, version), charts in missing.items():
+        # Versions every chart lacking this one has: any of them works for all.
+        common = set.intersection(*(set(published[chart]) for chart in charts))
+        problems.append(
+            f"{PROJECT}:{key} = {version!r} is not published for {', '.join(charts)} in {url}: "
+            f"{_newest(common, version)}"
+        )
+    return problems
+
+
+def index_url(repository: str) -> str:
+    mirror = os.environ.get(TEST_CHART_MIRROR)
+    if mirror:
+        parts = urllib.parse.urlsplit(repository)
+        repository = f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}"
+    return f"{repository.rstrip('/')}/index.yaml"
+
+
+class IndexUnavailableError(Exception):
+    """The repository index could not be read; the message says why."""
+
+
+def read_index(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
+            return str(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as problem:
+        raise IndexUnavailableError(f"HTTP {problem.code} {problem.reason}") from None
+    except urllib.error.URLError as problem:
+        raise IndexUnavailableError(str(problem.reason)) from None
+    except TimeoutError:
+        raise IndexUnavailableError(f"no answer within {INDEX_TIMEOUT_SECONDS} s") from None
+    except UnicodeDecodeError:
+        raise IndexUnavailableError("the answer is not UTF-8 text") from None
+
+
+def published_chart_problems(sources: list[ChartSource]) -> list[str]:
+    """Read each repository's index once and check every chart version wanted from it."""
+    by_repository: dict[str, list[ChartSource]] = {}
+    for source in sources:
+        by_repository.setdefault(source.repository, []).append(source)
+    problems: list[str] = []
+    for repository, wanted in by_repository.items():
+        url = index_url(repository)
+        try:
+            index_text = read_index(url)
+        except IndexUnavailableError as problem:
+            keys = " and ".join(f"{PROJECT}:{key}" for key in dict.fromkeys(source.key for source in wanted))
+            problems.append(
+                f"cannot read the chart index {url} ({problem}), so {keys} cannot be checked: "
+                "check the network and try again"
+            )
+            continue
+        problems.extend(index_problems(index_text, url, wanted))
+    return problems
+
+
 def run_preflight(settings: Settings) -> None:
     """Warn, or stop the program with every problem found, before any resource exists."""
     if not settings.preflight:
         pulumi.log.info(f"{PROJECT}: pre-flight checks skipped ({PROJECT}:preflight is false)")
         return
     errors, warnings = find_problems(settings, gather_facts(settings.driver))
+    errors.extend(published_chart_problems(chart_sources(settings)))
     for warning in warnings:
         pulumi.log.warn(warning)
     if errors:

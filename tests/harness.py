@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import http.server
 import json
 import os
 import runpy
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -26,6 +30,9 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+
+from components.preflight import TEST_CHART_MIRROR
+from components.values import ISTIO_REPOSITORY, METALLB_REPOSITORY
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
@@ -61,6 +68,73 @@ def closed_loopback_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+
+    def log_message(self, format: str, *args: object) -> None:
+        type(self).requests.append(self.path)
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """An HTTP server on 127.0.0.1 for `directory`'s files (404 for others), the
+    folder made if missing; yields its base URL, the folder and the paths requested so far."""
+    directory.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
+    handler = type("Handler", (_QuietHandler,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", directory, requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A chart repository's index.yaml in Helm's shape (helm.sh/helm pkg/repo/index.go:
+    IndexFile `apiVersion`/`entries`, each ChartVersion the chart's metadata plus `urls`)."""
+    return {
+        "apiVersion": "v1",
+        "entries": {
+            name: [
+                {"apiVersion": "v2", "name": name, "version": version, "urls": [f"{name}-{version}.tgz"]}
+                for version in versions
+            ]
+            for name, versions in charts.items()
+        },
+        "generated": "2026-11-01T00:00:00Z",
+    }
+
+
+def mirror_path(repository: str) -> str:
+    """Where the TEST_CHART_MIRROR server keeps a repository (components/preflight.py index_url)."""
+    parts = urllib.parse.urlsplit(repository)
+    return f"{parts.netloc}{parts.path}"
+
+
+def publish_chart_repositories(root: Path) -> Path:
+    """Stand-ins for MetalLB's and Istio's chart repositories: each lists the charts
+    the upstream copies hold, under their Chart.yaml names, at the versions Pulumi.yaml pins."""
+    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+    defaults = {key: value["default"] for key, value in declared.items() if ":" not in key}
+    metallb_chart = yaml.safe_load(upstream("metallb-0.16.1/chart/Chart.yaml").read_text())["name"]
+    istio_charts = [
+        yaml.safe_load(chart.read_text())["name"]
+        for chart in sorted(upstream("istio-1.31.0-rc.0").glob("*/Chart.yaml"))
+    ]
+    mirror = root / "chart-repositories"
+    for repository, charts in (
+        (METALLB_REPOSITORY, {metallb_chart: [defaults["metallbVersion"]]}),
+        (ISTIO_REPOSITORY, {chart: [defaults["istioVersion"]] for chart in istio_charts}),
+    ):
+        index = mirror / mirror_path(repository) / "index.yaml"
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(yaml.safe_dump(helm_index(charts)))
+    return mirror
 
 
 def fake_state(root: Path) -> dict[str, Any]:
@@ -358,8 +432,11 @@ def run_program(
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     saved_environ = dict(os.environ)
-    # The program's own subprocesses (pre-flight) see the stand-in CLIs too.
-    os.environ.update(environment)
+    cleanup = contextlib.ExitStack()
+    mirror, _, _ = cleanup.enter_context(serve_directory(publish_chart_repositories(fake_root)))
+    # The program's own subprocesses (pre-flight) see the stand-in CLIs too, and
+    # pre-flight reads the stand-in chart repositories instead of the network.
+    os.environ.update({TEST_CHART_MIRROR: mirror, **environment})
     try:
         try:
             runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
@@ -384,6 +461,7 @@ def run_program(
     finally:
         loop.close()
         executor.shutdown(wait=True)
+        cleanup.close()
         os.environ.clear()
         os.environ.update(saved_environ)
     return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)

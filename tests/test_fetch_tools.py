@@ -4,16 +4,14 @@ releases, kubectl on dl.k8s.io), with checksum files beside them."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import os
 import platform
 import shutil
 import subprocess
+import sys
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 
 from components.minikube import SCRIPTS
 from components.preflight import MINIMUM_TOOL_VERSIONS
-from tests.harness import FAKE_BIN, closed_loopback_url
+from tests.harness import FAKE_BIN, closed_loopback_url, serve_directory
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
 UTILITIES = (
@@ -45,24 +43,10 @@ UTILITIES = (
 )
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str]
-
-    def log_message(self, format: str, *args: object) -> None:
-        type(self).requests.append(self.path)
-
-
 @pytest.fixture
 def release_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
-    root = tmp_path / "releases"
-    root.mkdir()
-    requests: list[str] = []
-    handler = type("Handler", (QuietHandler,), {"requests": requests})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
-    server.shutdown()
+    with serve_directory(tmp_path / "releases") as served:
+        yield served
 
 
 def publish(path: Path, content: bytes, checksum: bytes | None = None) -> None:
@@ -109,6 +93,7 @@ def fetch(
     for tool in on_path:
         if tool == "pulumi":
             (bin_dir / tool).symlink_to(FAKE_BIN / "pulumi")
+            (bin_dir / "python3").symlink_to(sys.executable)  # the stand-in's interpreter
             continue
         (bin_dir / tool).write_text("#!/bin/sh\n")
         (bin_dir / tool).chmod(0o755)

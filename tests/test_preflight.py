@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
-from components.preflight import HostFacts, PreflightError, find_problems, gather_facts, parse_version
-from components.settings import Settings, parse_settings
-from tests.harness import ProgramFailedError, fake_environment, fake_state, run_program
+from components.preflight import (
+    ChartSource,
+    HostFacts,
+    PreflightError,
+    chart_sources,
+    find_problems,
+    gather_facts,
+    index_problems,
+    parse_version,
+    published_chart_problems,
+)
+from components.settings import ISTIO_PROFILES, Settings, parse_settings
+from tests.harness import (
+    ProgramFailedError,
+    closed_loopback_url,
+    fake_environment,
+    fake_state,
+    helm_index,
+    run_program,
+    serve_directory,
+)
 from tests.harness import raw_config as raw
 
 GOOD = HostFacts(
@@ -176,3 +196,166 @@ def test_preflight_false_skips_the_checks(tmp_path: Path) -> None:
     run = run_program("dev", tmp_path, {"preflight": False}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"})
     assert run.outputs["ingressIp"] == "192.168.49.100"
     assert not any(call[0] == "docker" for call in fake_state(tmp_path)["calls"])
+
+
+# --- published chart versions ---------------------------------------------------
+
+ISTIO_VERSIONS = ["1.29.4", "1.30.0", "1.30.3", "1.31.0", "1.31.1", "1.31.2-beta.0"]
+
+
+def index_text(charts: dict[str, list[str]]) -> str:
+    return yaml.safe_dump(helm_index(charts))
+
+
+def wanted(chart: str, version: str = "1.31.1", key: str = "istioVersion") -> ChartSource:
+    return ChartSource(key, "https://charts.example", chart, version)
+
+
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_the_charts_checked_are_the_charts_the_program_installs(tmp_path: Path, istio_profile: str) -> None:
+    run = run_program("dev", tmp_path, {"istioProfile": istio_profile, "memory": "6g"}, preview=True)
+    installed = {
+        (release.inputs["repositoryOpts"]["repo"], release.inputs["chart"], release.inputs["version"])
+        for release in run.releases().values()
+    }
+    sources = chart_sources(settings(istioProfile=istio_profile, memory="6g"))
+    assert {(source.repository, source.chart, source.version) for source in sources} == installed
+    assert len(sources) == len(installed)  # each chart once
+    keys = {source.chart: source.key for source in sources}
+    assert keys.pop("metallb") == "metallbVersion"
+    assert set(keys.values()) == {"istioVersion"}
+
+
+def test_a_published_version_passes() -> None:
+    text = index_text({"base": ISTIO_VERSIONS, "istiod": ISTIO_VERSIONS})
+    assert index_problems(text, "https://charts.example/index.yaml", [wanted("base"), wanted("istiod")]) == []
+
+
+def test_a_missing_version_is_one_line_with_the_newest_releases_of_its_minor() -> None:
+    text = index_text({"base": ISTIO_VERSIONS, "istiod": ISTIO_VERSIONS, "gateway": ISTIO_VERSIONS})
+    sources = [wanted(chart, "1.31.9") for chart in ("base", "istiod", "gateway")]
+    assert index_problems(text, "https://charts.example/index.yaml", sources) == [
+        "local-mesh:istioVersion = '1.31.9' is not published for base, istiod, gateway in "
+        "https://charts.example/index.yaml: the newest 1.31.x releases there are 1.31.1, 1.31.0"
+    ]
+
+
+def test_a_version_of_an_unpublished_minor_lists_the_newest_releases() -> None:
+    text = index_text({"metallb": ["0.14.9", "0.15.2", "0.16.1", "0.9.6"]})
+    assert index_problems(text, "https://m.example/index.yaml", [wanted("metallb", "0.17.0", "metallbVersion")]) == [
+        "local-mesh:metallbVersion = '0.17.0' is not published for metallb in https://m.example/index.yaml: "
+        "the newest releases there are 0.16.1, 0.15.2, 0.14.9"
+    ]
+
+
+def test_only_versions_every_lacking_chart_has_are_suggested() -> None:
+    text = index_text({"base": ISTIO_VERSIONS, "cni": ["1.30.3", "1.31.0"]})
+    (problem,) = index_problems(text, "u", [wanted("base", "1.31.7"), wanted("cni", "1.31.7")])
+    assert problem.endswith("the newest 1.31.x releases there are 1.31.0")
+
+
+def test_a_missing_chart_is_named() -> None:
+    text = index_text({"base": ISTIO_VERSIONS})
+    assert index_problems(text, "https://charts.example/index.yaml", [wanted("base"), wanted("ztunnel")]) == [
+        "local-mesh:istioVersion = '1.31.1': https://charts.example/index.yaml lists no chart named 'ztunnel'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("<html>\n<title>Error: 502: bad gateway</title>\n", "is not a Helm repository index (not YAML: "),
+        ("entries: {metallb: [\n", "is not a Helm repository index (not YAML: "),
+        ("<html><body>Moved</body></html>", "is not a Helm repository index (no `entries`)"),
+        ("apiVersion: v1\nentries: []\n", "is not a Helm repository index (no `entries`)"),
+    ],
+)
+def test_an_answer_that_is_not_an_index_is_one_line(text: str, problem: str) -> None:
+    (line,) = index_problems(text, "https://charts.example/index.yaml", [wanted("base")])
+    assert line.startswith(f"https://charts.example/index.yaml {problem}")
+    assert "\n" not in line
+
+
+@pytest.fixture
+def repositories(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    with serve_directory(tmp_path / "repositories") as served:
+        yield served
+
+
+def publish_index(root: Path, repository: str, charts: dict[str, list[str]]) -> None:
+    (root / repository).mkdir(parents=True)
+    (root / repository / "index.yaml").write_text(index_text(charts))
+
+
+def test_each_repository_index_is_read_once_over_http(repositories: tuple[str, Path, list[str]]) -> None:
+    url, root, requests = repositories
+    publish_index(root, "istio", {"base": ISTIO_VERSIONS, "istiod": ISTIO_VERSIONS, "gateway": ["1.31.0"]})
+    publish_index(root, "metallb", {"metallb": ["0.16.1"]})
+    sources = [
+        ChartSource("metallbVersion", f"{url}/metallb", "metallb", "0.16.1"),
+        *(ChartSource("istioVersion", f"{url}/istio/", chart, "1.31.1") for chart in ("base", "istiod", "gateway")),
+    ]
+    assert published_chart_problems(sources) == [
+        f"local-mesh:istioVersion = '1.31.1' is not published for gateway in {url}/istio/index.yaml: "
+        "the newest 1.31.x releases there are 1.31.0"
+    ]
+    assert sorted(requests) == ["/istio/index.yaml", "/metallb/index.yaml"]
+
+
+def test_over_http_a_missing_chart_and_an_index_that_is_not_yaml_are_named(
+    repositories: tuple[str, Path, list[str]],
+) -> None:
+    url, root, _ = repositories
+    publish_index(root, "istio", {"base": ISTIO_VERSIONS, "istiod": ISTIO_VERSIONS})
+    (root / "metallb").mkdir()
+    (root / "metallb" / "index.yaml").write_text("<html>\n<title>Error: 502: bad gateway</title>\n")
+    sources = [
+        ChartSource("metallbVersion", f"{url}/metallb", "metallb", "0.16.1"),
+        *(ChartSource("istioVersion", f"{url}/istio", chart, "1.31.1") for chart in ("base", "istiod", "cni")),
+    ]
+    metallb, istio = published_chart_problems(sources)
+    assert metallb.startswith(f"{url}/metallb/index.yaml is not a Helm repository index (not YAML: ")
+    assert istio == f"local-mesh:istioVersion = '1.31.1': {url}/istio/index.yaml lists no chart named 'cni'"
+
+
+def test_a_repository_without_an_index_is_one_line_with_the_url_and_why(
+    repositories: tuple[str, Path, list[str]],
+) -> None:
+    url, _, _ = repositories
+    sources = [wanted("base"), wanted("istiod")]
+    sources = [replace(source, repository=f"{url}/moved") for source in sources]
+    assert published_chart_problems(sources) == [
+        f"cannot read the chart index {url}/moved/index.yaml (HTTP 404 File not found), "
+        "so local-mesh:istioVersion cannot be checked: check the network and try again"
+    ]
+
+
+def test_an_index_that_is_not_text_is_one_line(repositories: tuple[str, Path, list[str]]) -> None:
+    url, root, _ = repositories
+    (root / "index.yaml").write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")  # a gzip header, as a misconfigured server sends
+    assert published_chart_problems([ChartSource("metallbVersion", url, "metallb", "0.16.1")]) == [
+        f"cannot read the chart index {url}/index.yaml (the answer is not UTF-8 text), "
+        "so local-mesh:metallbVersion cannot be checked: check the network and try again"
+    ]
+
+
+def test_an_unreachable_repository_is_one_line_with_the_url_and_why() -> None:
+    closed = closed_loopback_url()
+    sources = [ChartSource("metallbVersion", closed, "metallb", "0.16.1")]
+    (line,) = published_chart_problems(sources)
+    assert line.startswith(f"cannot read the chart index {closed}/index.yaml (")
+    assert "Connection refused" in line
+    assert line.endswith("so local-mesh:metallbVersion cannot be checked: check the network and try again")
+
+
+def test_an_unpublished_version_stops_the_program_before_anything_is_registered(tmp_path: Path) -> None:
+    # The stand-in repositories publish the versions Pulumi.yaml pins (tests/harness.py).
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, {"metallbVersion": "0.16.7"})
+    assert isinstance(failure.value.cause, PreflightError)
+    assert failure.value.registrations == []
+    (problem,) = str(failure.value).splitlines()[1:]
+    assert problem.startswith(
+        "  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in http://127.0.0.1:"
+    )
+    assert problem.endswith("the newest 0.16.x releases there are 0.16.1")
