@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.footprint import NODE_OVERHEAD, node_needs, total
+from components.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
+from components.plan import release_plan
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, parse_kubernetes_version
 
 Version = tuple[int, int, int]
@@ -117,12 +118,14 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
             f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: {fix}"
         )
 
-    needed_cpus, needed_memory_mb = node_needs(settings)
+    plan = release_plan(settings)
+    needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
     if settings.cpus < needed_cpus or settings.memory_mb < needed_memory_mb:
         errors.append(
             f"{PROJECT}:cpus {settings.cpus} / {PROJECT}:memory {settings.memory_mb} MB cannot hold {mesh}: "
-            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests {total(settings)}, "
+            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests "
+            f"{total(settings, plan)}, a rolling upgrade {upgrade_surge(plan)} more, "
             f"Kubernetes itself about {NODE_OVERHEAD})"
         )
 

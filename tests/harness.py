@@ -27,6 +27,8 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
+
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
@@ -113,6 +115,16 @@ def secret_paths(value: Any, path: str = "") -> set[str]:
     return set()
 
 
+def project_defaults() -> dict[str, str]:
+    """Pulumi.yaml's declared defaults of the project's own keys, as the CLI passes them (strings)."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    return {
+        key: value["default"] if isinstance(value["default"], str) else json.dumps(value["default"])
+        for key, value in project["config"].items()
+        if ":" not in key
+    }
+
+
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
     """What the Pulumi CLI hands the program: Pulumi.yaml's defaults, then the
     stack file's values, then `pulumi config set` overrides."""
@@ -135,6 +147,15 @@ def raw_config(stack: str = "dev", **overrides: Any) -> dict[str, str]:
     """The project's config as the program reads it: without the `local-mesh:` prefix."""
     config = stack_config(stack, overrides)
     return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+
+
+# Every istioProfile x resources the program accepts.
+EVERY_COMBINATION = [(profile, resources) for profile in ISTIO_PROFILES for resources in RESOURCE_PROFILES]
+
+
+def settings_for(istio_profile: str = "demo", resources: str = "lean", **overrides: Any) -> Settings:
+    """The dev stack's settings with Pulumi.yaml's defaults and these overrides."""
+    return parse_settings(raw_config(istioProfile=istio_profile, resources=resources, **overrides), "dev")
 
 
 @dataclass

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.metallb import address_pool_manifest
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.network import parse_address_pool
 from components.settings import parse_settings
-from components.values import address_pool_manifest
 from tests.harness import fake_environment, fake_state, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
