@@ -224,6 +224,17 @@ def test_a_failed_restart_keeps_an_existing_profile(machine: dict[str, str], how
     assert not any(call[:2] == ["minikube", "delete"] for call in state(machine)["calls"])
 
 
+def test_a_restart_minikube_refuses_keeps_the_existing_profile(machine: dict[str, str]) -> None:
+    # Docker was given fewer CPUs since the profile was made: minikube checks the
+    # CPUs on every start, of an existing profile too, and refuses.
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    result = run("cluster-create.sh", machine, **cluster_env(), FAKE_DOCKER_CPUS="1")
+    assert result.returncode == 29
+    assert "RSRC_INSUFFICIENT_CORES" in result.stderr
+    assert state(machine)["profiles"]["local-mesh-dev"]["status"] == "Stopped"
+
+
 def test_minikubes_own_refusals_pass_through_with_their_exit_code(machine: dict[str, str]) -> None:
     too_small = {**cluster_env(), "MINIKUBE_MEMORY": "1024mb"}
     result = run("cluster-create.sh", machine, **too_small)

@@ -20,15 +20,17 @@ else
   # changed (cmd/minikube/cmd/start_flags.go:830-836), so a profile made by hand
   # with another size would silently run on that size. Its size is in
   # `profile list -o json`: Config.CPUs and Config.Memory in MB
-  # (pkg/minikube/config/types.go:27-45); --light skips the status checks.
+  # (pkg/minikube/config/types.go:27-45); --light skips the status checks. A
+  # profile missing from "valid" has a config minikube cannot read: start reports it.
   existing_size=$(minikube profile list --output=json --light | python3 -c '
 import json, sys
-config = next(p["Config"] for p in json.load(sys.stdin)["valid"] if p["Name"] == sys.argv[1])
-print(config["CPUs"], config["Memory"])
+for profile in json.load(sys.stdin)["valid"]:
+    if profile["Name"] == sys.argv[1]:
+        print(profile["Config"]["CPUs"], profile["Config"]["Memory"])
 ' "$MINIKUBE_PROFILE")
   read -r existing_cpus existing_memory <<<"$existing_size"
   wanted_memory=${MINIKUBE_MEMORY%mb}
-  if [ "$existing_cpus" != "$MINIKUBE_CPUS" ] || [ "$existing_memory" != "$wanted_memory" ]; then
+  if [ -n "$existing_size" ] && { [ "$existing_cpus" != "$MINIKUBE_CPUS" ] || [ "$existing_memory" != "$wanted_memory" ]; }; then
     echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} already exists with ${existing_cpus} CPUs and ${existing_memory} MB, but this stack asks for ${MINIKUBE_CPUS} CPUs and ${wanted_memory} MB, and minikube cannot resize a profile: delete it with 'minikube delete -p ${MINIKUBE_PROFILE}', or set local-mesh:cpus to ${existing_cpus} and local-mesh:memory to ${existing_memory}" >&2
     exit 1
   fi
