@@ -222,6 +222,8 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.pool_first_address: str | None = None
         self.commands_run: list[str] = []
+        # The arguments of every `command:local:run` invoke, as the provider receives them.
+        self.invokes: list[dict[str, Any]] = []
         self.reads: list[pulumi_mocks.MockResourceArgs] = []
         # Resource transforms by resource name: the engine would run them on the
         # resource and its children; the mocks keep them so tests can run them.
@@ -300,6 +302,7 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.token == "command:local:run":
             self.commands_run.append("run")
             run_args = unwrap_secrets(dict(args.args))[0]
+            self.invokes.append(run_args)
             return self._run(run_args["command"], run_args), []
         raise NotImplementedError(f"the mocks do not know function {args.token}")
 
