@@ -5,18 +5,20 @@ import pulumi
 from components.cluster import MinikubeCluster
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.plan import LOAD_BALANCER, release_plan
 from components.preflight import run_preflight
 from components.sample import Sample
 from components.settings import parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
+plan = release_plan(settings)
 run_preflight(settings)
 
 cluster = MinikubeCluster("cluster", settings)
-metallb = MetalLB("metallb", settings, cluster)
-istio = Istio("istio", settings, cluster, ingress_needs=metallb.ready)
+metallb = MetalLB("metallb", settings, plan, cluster)
+istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
 if settings.sample:
-    sample = Sample("sample", settings, cluster, istio.ingress_ip, after=[istio.ingress_gateway])
+    sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.control_plane])
     pulumi.export("sampleUrl", sample.url)
 
 pulumi.export("ingressIp", istio.ingress_ip)

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.footprint import total
+from components.plan import INGRESS_RELEASE, release_plan
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from tests.e2e.test_e2e import missing_prerequisite
 from tests.harness import ProgramRun, Registration, run_program
@@ -58,7 +59,8 @@ def is_long(registration: Registration) -> bool:
 
 def critical_path(run: ProgramRun) -> list[Registration]:
     """The longest chain of long steps that must run one after another before
-    the ingress works: up to the sample's Deployment, or the ingress gateway."""
+    the mesh works: the longest of the chains ending at the ingress gateway
+    and at the sample's Deployment."""
     by_urn = {r.urn: r for r in run.registrations}
 
     def upstream(registration: Registration) -> list[Registration]:
@@ -67,18 +69,24 @@ def critical_path(run: ProgramRun) -> list[Registration]:
             urns.append(registration.provider.rsplit("::", 1)[0])
         return [by_urn[urn] for urn in urns if urn in by_urn]
 
+    def length(path: tuple[Registration, ...]) -> int:
+        return sum(map(is_long, path))
+
     @cache
     def longest(urn: str) -> tuple[Registration, ...]:
         registration = by_urn[urn]
-        before = max(
-            (longest(r.urn) for r in upstream(registration)), key=lambda path: sum(map(is_long, path)), default=()
-        )
+        before = max((longest(r.urn) for r in upstream(registration)), key=length, default=())
         return (*before, registration)
 
-    targets = [r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment"] or [
-        r for r in run.registrations if r.type == "kubernetes:helm.sh/v3:Release" and r.name == "istio-ingressgateway"
+    targets = [
+        r
+        for r in run.registrations
+        if r.type == "kubernetes:apps/v1:Deployment"
+        or (r.type == "kubernetes:helm.sh/v3:Release" and r.name == INGRESS_RELEASE)
     ]
-    return [r for r in longest(targets[0].urn) if is_long(r)]
+    # Ties go to the ingress gateway: it is what `ingressIp` waits for.
+    paths = sorted((longest(target.urn) for target in targets), key=lambda path: path[-1].name != INGRESS_RELEASE)
+    return [r for r in max(paths, key=length) if is_long(r)]
 
 
 def main() -> None:
@@ -105,7 +113,7 @@ def main() -> None:
         cells = []
         for resources in RESOURCE_PROFILES:
             settings = parse_settings(raw(istioProfile=profile, resources=resources), "dev")
-            cells.append(f"{total(settings)!s:<24}")
+            cells.append(f"{total(settings, release_plan(settings))!s:<24}")
         print(f"  {profile:<14}" + "".join(cells))
 
     reason = missing_prerequisite()

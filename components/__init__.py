@@ -1,2 +1,2 @@
-"""local-mesh's building blocks: one ComponentResource per module (cluster,
-metallb, istio) and the pure logic they use (settings, network, minikube, values)."""
+"""local-mesh's building blocks: one ComponentResource per module, and the pure
+logic they use (the README's Layout lists which is which)."""

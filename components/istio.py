@@ -1,28 +1,16 @@
-"""Istio as Helm releases: base, istiod, then the gateways."""
+"""Istio as the plan's Helm releases: base, istiod, then the gateways."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import MinikubeCluster
-from components.helm import chart_release
+from components.helm import Steps, install_releases
+from components.plan import GATEWAY_API_CRDS, GATEWAY_API_CRDS_URL, INGRESS_RELEASE, ISTIO_NAMESPACE, Plan
 from components.settings import Settings
-from components.values import (
-    GATEWAY_API_CRDS_URL,
-    ISTIO_NAMESPACE,
-    ISTIO_REPOSITORY,
-    IstioRelease,
-    ambient_releases,
-    gateway_releases,
-    istio_base_release,
-    istiod_release,
-    peer_authentication_spec,
-)
-
-INGRESS_RELEASE = "istio-ingressgateway"
 
 
 def deleted_with(cluster_command: pulumi.Resource) -> pulumi.ResourceTransform:
@@ -44,59 +32,44 @@ def load_balancer_ip(status: kubernetes.core.v1.outputs.ServiceStatus | None) ->
     return ingress[0].ip
 
 
+def peer_authentication_spec() -> dict[str, Any]:
+    """Mesh-wide (in the root namespace): workloads accept only mTLS."""
+    return {"mtls": {"mode": "STRICT"}}
+
+
 class Istio(pulumi.ComponentResource):
-    """istio-base -> istiod -> gateways (ambient: base -> Gateway API CRDs ->
-    istiod -> istio-cni -> ztunnel -> gateway, Istio's ambient install order).
-    The ingress gateway also waits for `ingress_needs` (MetalLB's pool): Helm's
-    wait counts a LoadBalancer Service as ready only once it has an IP."""
+    """The plan's Istio releases in its order (ambient: base -> Gateway API
+    CRDs -> istiod -> istio-cni -> ztunnel -> gateway, Istio's ambient install
+    order). `waits_for` gives the steps outside Istio that a release waits for
+    (MetalLB's pool, for the ingress gateway). `control_plane` is istiod:
+    whatever needs sidecars injected or Istio's CRDs waits for it."""
 
     ingress_ip: pulumi.Output[str]
     istio_version: pulumi.Output[str]
-    ingress_gateway: kubernetes.helm.v3.Release
+    control_plane: kubernetes.helm.v3.Release
 
     def __init__(
         self,
         name: str,
         settings: Settings,
+        plan: Plan,
         cluster: MinikubeCluster,
-        ingress_needs: Sequence[pulumi.Resource],
+        waits_for: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:istio:Istio", name, None, opts)
-
-        def install(plan: IstioRelease, depends_on: Sequence[pulumi.Resource]) -> kubernetes.helm.v3.Release:
-            return chart_release(
-                plan.release,
-                release=plan.release,
-                chart=plan.chart,
-                version=settings.istio_version,
-                repository=ISTIO_REPOSITORY,
-                namespace=ISTIO_NAMESPACE,
-                values=plan.values,
-                opts=cluster.in_cluster(self, depends_on),
-            )
-
-        base = install(istio_base_release(), [])
-        before_istiod: list[pulumi.Resource] = [base]
-        if settings.istio_profile == "ambient":
+        releases = plan.in_namespace(ISTIO_NAMESPACE)
+        steps = dict(waits_for)
+        if any(GATEWAY_API_CRDS in release.after for release in releases):
             # Pinned to the release this Istio builds against; fetched at run time.
             crds_opts = pulumi.ResourceOptions.merge(
                 cluster.in_cluster(self), pulumi.ResourceOptions(transforms=[deleted_with(cluster.command)])
             )
-            before_istiod.append(
-                kubernetes.yaml.v2.ConfigFile("gateway-api-crds", file=GATEWAY_API_CRDS_URL, opts=crds_opts)
-            )
-        istiod = install(istiod_release(settings.istio_profile, settings.resources), before_istiod)
-        ready: pulumi.Resource = istiod
-        if settings.istio_profile == "ambient":
-            for plan in ambient_releases(settings.resources):
-                ready = install(plan, [ready])
-        # Gateway pods use `image: auto`, filled in by istiod's injection webhook.
-        gateways = {
-            plan.release: install(plan, [ready, *ingress_needs] if plan.release == INGRESS_RELEASE else [ready])
-            for plan in gateway_releases(settings.istio_profile, settings.resources)
-        }
-        ingress = self.ingress_gateway = gateways[INGRESS_RELEASE]
+            steps[GATEWAY_API_CRDS] = [
+                kubernetes.yaml.v2.ConfigFile(GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=crds_opts)
+            ]
+        installed = install_releases(releases, steps, lambda before: cluster.in_cluster(self, before))
+        self.control_plane = installed["istiod"]
         if settings.mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.
             kubernetes.apiextensions.CustomResource(
@@ -105,12 +78,13 @@ class Istio(pulumi.ComponentResource):
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
                 spec=peer_authentication_spec(),
-                opts=cluster.in_cluster(self, [istiod]),
+                opts=cluster.in_cluster(self, [self.control_plane]),
             )
 
         # The ID comes from the release's outputs, not a constant: a constant ID
         # makes the first preview read a Service that does not exist yet
         # (pulumi/pulumi#16395).
+        ingress = installed[INGRESS_RELEASE]
         service = kubernetes.core.v1.Service.get(
             "ingress-gateway-service",
             pulumi.Output.concat(ingress.status.namespace, "/", ingress.status.name),

@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
 from components.cluster import MinikubeCluster
-from components.helm import chart_release
+from components.helm import install_releases
 from components.minikube import INTERPRETER, script
 from components.network import AddressRange
+from components.plan import METALLB_NAMESPACE, Plan
 from components.settings import Settings, address_pool_on_node
-from components.values import (
-    ADDRESS_POOL_NAME,
-    METALLB_NAMESPACE,
-    METALLB_REPOSITORY,
-    address_pool_manifest,
-    address_pool_spec,
-    l2_advertisement_spec,
-    metallb_values,
-)
 
 WEBHOOK_WAIT_SECONDS = 300
 WEBHOOK_POLL_SECONDS = 2
+ADDRESS_POOL_NAME = "local-mesh"
+METALLB_API_VERSION = "metallb.io/v1beta1"
+
+
+def address_pool_spec(pool: AddressRange) -> dict[str, Any]:
+    return {"addresses": [str(pool)]}
+
+
+def l2_advertisement_spec() -> dict[str, Any]:
+    return {"ipAddressPools": [ADDRESS_POOL_NAME]}
+
+
+def address_pool_manifest(pool: AddressRange) -> dict[str, Any]:
+    """The IPAddressPool as kubectl would send it (used to probe the webhook)."""
+    return {
+        "apiVersion": METALLB_API_VERSION,
+        "kind": "IPAddressPool",
+        "metadata": {"name": ADDRESS_POOL_NAME, "namespace": METALLB_NAMESPACE},
+        "spec": address_pool_spec(pool),
+    }
 
 
 class MetalLB(pulumi.ComponentResource):
@@ -39,26 +52,19 @@ class MetalLB(pulumi.ComponentResource):
         self,
         name: str,
         settings: Settings,
+        plan: Plan,
         cluster: MinikubeCluster,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:metallb:MetalLB", name, None, opts)
-        in_cluster = cluster.in_cluster(self)
 
         pool: pulumi.Output[AddressRange] = cluster.node_ip.apply(
             lambda node_ip: address_pool_on_node(settings, node_ip)
         )
         self.address_pool = pool.apply(str)
 
-        release = chart_release(
-            "metallb",
-            release="metallb",
-            chart="metallb",
-            version=settings.metallb_version,
-            repository=METALLB_REPOSITORY,
-            namespace=METALLB_NAMESPACE,
-            values=metallb_values(settings.resources),
-            opts=in_cluster,
+        releases = install_releases(
+            plan.in_namespace(METALLB_NAMESPACE), {}, lambda before: cluster.in_cluster(self, before)
         )
 
         # The webhook race (metallb #1597, #1610, #1669) is handled here, on
@@ -77,13 +83,13 @@ class MetalLB(pulumi.ComponentResource):
                 "WAIT_SECONDS": str(WEBHOOK_WAIT_SECONDS),
                 "POLL_SECONDS": str(WEBHOOK_POLL_SECONDS),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[release], deleted_with=cluster.command),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(releases.values()), deleted_with=cluster.command),
         )
 
         after_webhook = cluster.in_cluster(self, [webhook_ready])
         address_pool = kubernetes.apiextensions.CustomResource(
             "address-pool",
-            api_version="metallb.io/v1beta1",
+            api_version=METALLB_API_VERSION,
             kind="IPAddressPool",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),
             spec=pool.apply(address_pool_spec),
@@ -91,7 +97,7 @@ class MetalLB(pulumi.ComponentResource):
         )
         advertisement = kubernetes.apiextensions.CustomResource(
             "l2-advertisement",
-            api_version="metallb.io/v1beta1",
+            api_version=METALLB_API_VERSION,
             kind="L2Advertisement",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),
             spec=l2_advertisement_spec(),

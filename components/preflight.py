@@ -24,16 +24,9 @@ from dataclasses import dataclass
 import pulumi
 import yaml
 
-from components.footprint import NODE_OVERHEAD, node_needs, total
+from components.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
+from components.plan import release_plan
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
-from components.values import (
-    ISTIO_REPOSITORY,
-    METALLB_REPOSITORY,
-    ambient_releases,
-    gateway_releases,
-    istio_base_release,
-    istiod_release,
-)
 
 Version = tuple[int, int, int]
 
@@ -150,12 +143,14 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
             f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: {fix}"
         )
 
-    needed_cpus, needed_memory_mb = node_needs(settings)
+    plan = release_plan(settings)
+    needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
     if settings.cpus < needed_cpus or settings.memory_mb < needed_memory_mb:
         errors.append(
             f"{PROJECT}:cpus {settings.cpus} / {PROJECT}:memory {settings.memory_mb} MB cannot hold {mesh}: "
-            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests {total(settings)}, "
+            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests "
+            f"{total(settings, plan)}, a rolling upgrade {upgrade_surge(plan)} more, "
             f"Kubernetes itself about {NODE_OVERHEAD})"
         )
 
@@ -232,19 +227,8 @@ def gather_facts(driver: str) -> HostFacts:
 
 def chart_sources(settings: Settings) -> list[ChartSource]:
     """The charts this stack installs, each once, with the version its config asks for."""
-    istio_releases = [
-        istio_base_release(),
-        istiod_release(settings.istio_profile, settings.resources),
-        *(ambient_releases(settings.resources) if settings.istio_profile == "ambient" else []),
-        *gateway_releases(settings.istio_profile, settings.resources),
-    ]
-    return [
-        ChartSource("metallbVersion", METALLB_REPOSITORY, "metallb", settings.metallb_version),
-        *(
-            ChartSource("istioVersion", ISTIO_REPOSITORY, chart, settings.istio_version)
-            for chart in dict.fromkeys(release.chart for release in istio_releases)
-        ),
-    ]
+    releases = release_plan(settings).releases
+    return list(dict.fromkeys(ChartSource(r.version_key, r.repository, r.chart, r.version) for r in releases))
 
 
 def _chart_version_order(text: str) -> tuple[int, int, int, int, str] | None:

@@ -3,25 +3,74 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import MinikubeCluster
+from components.plan import Plan, Requests, requests_of
 from components.settings import Settings
-from components.values import (
-    HTTPBIN_IMAGE,
-    HTTPBIN_PORT,
-    HTTPBIN_TARGET_PORT,
-    SAMPLE_GATEWAY_NAME,
-    SAMPLE_NAMESPACE,
-    httpbin_resources,
-    sample_gateway_spec,
-    sample_namespace_labels,
-    sample_virtual_service_spec,
-)
 
-LABELS = {"app": "httpbin", "version": "v1"}
+# Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
+SAMPLE_NAMESPACE = "sample"
+HTTPBIN_IMAGE = "docker.io/mccutchen/go-httpbin:v2.15.0"
+HTTPBIN_PORT = 8000
+HTTPBIN_TARGET_PORT = 8080
+HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
+SAMPLE_GATEWAY_NAME = "httpbin-gateway"
+# Routed paths, as Istio's httpbin-gateway.yaml routes them; anything else is a
+# 404 from Envoy, which `verify` checks too.
+SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
+# Istio's sample requests nothing; `resources: lean` gives httpbin small explicit requests.
+LEAN_HTTPBIN = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+
+
+def httpbin_resources(resources: str) -> dict[str, Any] | None:
+    return LEAN_HTTPBIN if resources == "lean" else None
+
+
+def sample_pods(settings: Settings, plan: Plan) -> dict[str, Requests]:
+    """httpbin, and the sidecar istiod's injector gives it (none in ambient)."""
+    pods = {"httpbin": requests_of(httpbin_resources(settings.resources))}
+    if plan.sidecar is not None:
+        pods["httpbin sidecar"] = plan.sidecar
+    return pods
+
+
+def sample_namespace_labels(plan: Plan) -> dict[str, str]:
+    if plan.ambient:
+        return {"istio.io/dataplane-mode": "ambient"}
+    return {"istio-injection": "enabled"}
+
+
+def sample_gateway_spec() -> dict[str, Any]:
+    # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
+    return {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+    }
+
+
+def sample_virtual_service_spec() -> dict[str, Any]:
+    # Hostless ("*"), so `curl http://<ingressIp>/status/200` needs no Host header.
+    return {
+        "hosts": ["*"],
+        "gateways": [SAMPLE_GATEWAY_NAME],
+        "http": [
+            {
+                "match": [{"uri": {"prefix": prefix}} for prefix in SAMPLE_ROUTED_PREFIXES],
+                "route": [
+                    {
+                        "destination": {
+                            "host": f"httpbin.{SAMPLE_NAMESPACE}.svc.cluster.local",
+                            "port": {"number": HTTPBIN_PORT},
+                        }
+                    }
+                ],
+            }
+        ],
+    }
 
 
 class Sample(pulumi.ComponentResource):
@@ -35,27 +84,28 @@ class Sample(pulumi.ComponentResource):
         self,
         name: str,
         settings: Settings,
+        plan: Plan,
         cluster: MinikubeCluster,
         ingress_ip: pulumi.Output[str],
-        after: Sequence[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:sample:Sample", name, None, opts)
-        # After the ingress gateway (and so istiod): a pod created before the
-        # injection webhook serves would start without its sidecar.
-        in_cluster = cluster.in_cluster(self, after)
+        # After istiod (and so istio-base): a pod created before the injection
+        # webhook serves would start without its sidecar, and the Gateway and
+        # VirtualService need Istio's CRDs. Not after the ingress gateway: the
+        # sample rolls out while the gateway does.
+        in_cluster = cluster.in_cluster(self, waits_for)
 
         def meta(name: str, labels: dict[str, str] | None = None) -> kubernetes.meta.v1.ObjectMetaArgs:
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
 
         namespace = kubernetes.core.v1.Namespace(
             "sample",
-            metadata=kubernetes.meta.v1.ObjectMetaArgs(
-                name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(settings.istio_profile)
-            ),
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(plan)),
             opts=in_cluster,
         )
-        in_namespace = cluster.in_cluster(self, [*after, namespace])
+        in_namespace = cluster.in_cluster(self, [*waits_for, namespace])
         account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
         kubernetes.core.v1.Service(
             "httpbin",
@@ -73,9 +123,9 @@ class Sample(pulumi.ComponentResource):
             metadata=meta("httpbin"),
             spec=kubernetes.apps.v1.DeploymentSpecArgs(
                 replicas=1,
-                selector=kubernetes.meta.v1.LabelSelectorArgs(match_labels=LABELS),
+                selector=kubernetes.meta.v1.LabelSelectorArgs(match_labels=HTTPBIN_LABELS),
                 template=kubernetes.core.v1.PodTemplateSpecArgs(
-                    metadata=kubernetes.meta.v1.ObjectMetaArgs(labels=LABELS),
+                    metadata=kubernetes.meta.v1.ObjectMetaArgs(labels=HTTPBIN_LABELS),
                     spec=kubernetes.core.v1.PodSpecArgs(
                         service_account_name=account.metadata.name,
                         containers=[

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.values import SAMPLE_NAMESPACE
+from components.sample import SAMPLE_NAMESPACE
 
 TIMEOUT_SECONDS = 10
 ENVOY = "istio-envoy"

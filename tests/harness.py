@@ -31,8 +31,9 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
 from components.preflight import TEST_CHART_MIRROR
-from components.values import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
@@ -187,6 +188,16 @@ def secret_paths(value: Any, path: str = "") -> set[str]:
     return set()
 
 
+def project_defaults() -> dict[str, str]:
+    """Pulumi.yaml's declared defaults of the project's own keys, as the CLI passes them (strings)."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    return {
+        key: value["default"] if isinstance(value["default"], str) else json.dumps(value["default"])
+        for key, value in project["config"].items()
+        if ":" not in key
+    }
+
+
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
     """What the Pulumi CLI hands the program: Pulumi.yaml's defaults, then the
     stack file's values, then `pulumi config set` overrides."""
@@ -209,6 +220,15 @@ def raw_config(stack: str = "dev", **overrides: Any) -> dict[str, str]:
     """The project's config as the program reads it: without the `local-mesh:` prefix."""
     config = stack_config(stack, overrides)
     return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+
+
+# Every istioProfile x resources the program accepts.
+EVERY_COMBINATION = [(profile, resources) for profile in ISTIO_PROFILES for resources in RESOURCE_PROFILES]
+
+
+def settings_for(istio_profile: str = "demo", resources: str = "lean", **overrides: Any) -> Settings:
+    """The dev stack's settings with Pulumi.yaml's defaults and these overrides."""
+    return parse_settings(raw_config(istioProfile=istio_profile, resources=resources, **overrides), "dev")
 
 
 @dataclass
@@ -275,6 +295,8 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.pool_first_address: str | None = None
         self.commands_run: list[str] = []
+        # The arguments of every `command:local:run` invoke, as the provider receives them.
+        self.invokes: list[dict[str, Any]] = []
         self.reads: list[pulumi_mocks.MockResourceArgs] = []
         # Resource transforms by resource name: the engine would run them on the
         # resource and its children; the mocks keep them so tests can run them.
@@ -353,6 +375,7 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.token == "command:local:run":
             self.commands_run.append("run")
             run_args = unwrap_secrets(dict(args.args))[0]
+            self.invokes.append(run_args)
             return self._run(run_args["command"], run_args), []
         raise NotImplementedError(f"the mocks do not know function {args.token}")
 

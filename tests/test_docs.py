@@ -9,6 +9,7 @@ import re
 import yaml
 
 from components.footprint import total
+from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
 from tests.harness import REPO
@@ -78,4 +79,4 @@ def test_readme_profile_table_matches_the_footprint() -> None:
                 },
                 "dev",
             )
-            assert cell.strip() == str(total(settings)), (profile, resources)
+            assert cell.strip() == str(total(settings, release_plan(settings))), (profile, resources)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi_command.local import Logging
 
+from components.minikube import script
 from tests.harness import ProgramFailedError, ProgramRun, fake_environment, fake_state, run_program, run_shell
 
 
@@ -75,3 +77,12 @@ def test_resizing_recreates_the_cluster(tmp_path: Path, key: str, value: object)
         environment["MINIKUBE_MEMORY"],
         environment["MINIKUBE_KUBERNETES_VERSION"],
     )
+
+
+def test_the_kubeconfig_read_never_reaches_the_logs(tmp_path: Path) -> None:
+    run = run_program("dev", tmp_path)
+    (access,) = [args for args in run.mocks.invokes if args["command"] == script("cluster-access.sh")]
+    # The access script prints the kubeconfig, client key included, on stdout:
+    # pulumi-command may log stderr (minikube's progress), never stdout.
+    assert access["logging"] in {Logging.STDERR, Logging.NONE}
+    assert "client-key-data" in run.outputs["kubeconfig"]

@@ -98,10 +98,11 @@ def test_a_node_too_small_for_the_mesh_is_refused_with_what_it_needs() -> None:
     (error,) = find_problems(settings(istioProfile="ambient", resources="istio"), GOOD)[0]
     assert error == (
         "local-mesh:cpus 2 / local-mesh:memory 4096 MB cannot hold istioProfile ambient with resources istio: "
-        "it needs at least 2 CPUs and 4324 MB (the mesh requests 900m CPU, 2788Mi, "
-        "Kubernetes itself about 750m CPU, 1536Mi)"
+        "it needs at least 3 CPUs and 6372 MB (the mesh requests 900m CPU, 2788Mi, "
+        "a rolling upgrade 500m CPU, 2048Mi more, Kubernetes itself about 750m CPU, 1536Mi)"
     )
-    assert find_problems(settings(istioProfile="ambient", resources="istio", memory="4324m"), GOOD) == ([], [])
+    fits = settings(istioProfile="ambient", resources="istio", cpus="3", memory="6372m")
+    assert find_problems(fits, GOOD) == ([], [])
 
 
 def test_more_memory_than_the_host_has_is_refused_with_the_numbers() -> None:

@@ -9,27 +9,33 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.footprint import LEAN_BUDGET_CPU_MILLIS, LEAN_BUDGET_MEMORY_MIB, node_needs, total, workloads
-from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
-from tests.harness import ProgramRun, Registration, run_program
-from tests.harness import raw_config as raw
+from components.footprint import (
+    LEAN_BUDGET_CPU_MILLIS,
+    LEAN_BUDGET_MEMORY_MIB,
+    NODE_OVERHEAD,
+    node_needs,
+    total,
+    workloads,
+)
+from components.plan import GATEWAY_API_CRDS_URL, LEAN, Requests, release_plan
+from components.settings import ISTIO_PROFILES
+from tests.harness import EVERY_COMBINATION, ProgramRun, run_program, settings_for
 
 RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
     "minimal": ["istio-base", "istio-ingressgateway", "istiod", "metallb"],
     "ambient": ["istio-base", "istio-cni", "istio-ingressgateway", "istiod", "metallb", "ztunnel"],
 }
-COMBINATIONS = [(profile, resources) for profile in ISTIO_PROFILES for resources in RESOURCE_PROFILES]
 
 
 Combination = tuple[str, str, ProgramRun]
 
 
-@pytest.fixture(scope="module", params=COMBINATIONS, ids=lambda c: f"{c[0]}-{c[1]}")
+@pytest.fixture(scope="module", params=EVERY_COMBINATION, ids=lambda c: f"{c[0]}-{c[1]}")
 def combination(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Combination:
     profile, resources = request.param
-    # memory: enough for the largest combination (pre-flight refuses less: tests/test_preflight.py).
-    overrides = {"istioProfile": profile, "resources": resources, "memory": "6g"}
+    # cpus/memory: enough for the largest combination (pre-flight refuses less: tests/test_preflight.py).
+    overrides = {"istioProfile": profile, "resources": resources, "cpus": 3, "memory": "7g"}
     return profile, resources, run_program("dev", tmp_path_factory.mktemp(f"{profile}-{resources}"), overrides)
 
 
@@ -59,14 +65,15 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
     ingress = by_name["istio-ingressgateway"].inputs["values"]
     metallb = by_name["metallb"].inputs["values"]
     if resources == "lean":
-        for where in (istiod, istiod["pilot"]):
-            assert where["autoscaleEnabled"] is False
-            assert where["resources"]["requests"] == {"cpu": "50m", "memory": "160Mi"}
-        assert istiod["global"]["proxy"]["resources"]["requests"] == {"cpu": "10m", "memory": "40Mi"}
+        # Under `pilot` only: the chart copies pilot.* over the top level
+        # (templates/zzy_descope_legacy.yaml), so a top-level copy is dead.
+        assert istiod["pilot"] == {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
+        assert "autoscaleEnabled" not in istiod and "resources" not in istiod
+        assert istiod["global"]["proxy"]["resources"] == LEAN["sidecar"]
         assert ingress["autoscaling"] == {"enabled": False}
         assert ingress["replicaCount"] == 1
-        assert metallb["controller"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
-        assert metallb["speaker"]["resources"]["requests"] == {"cpu": "10m", "memory": "32Mi"}
+        assert metallb["controller"]["resources"] == LEAN["metallb"]
+        assert metallb["speaker"]["resources"] == LEAN["metallb"]
     else:
         assert "pilot" not in istiod and "global" not in istiod and "resources" not in istiod
         assert "resources" not in ingress and "autoscaling" not in ingress
@@ -77,33 +84,23 @@ def ambient_run(tmp_path: Path, **overrides: str) -> ProgramRun:
     return run_program("dev", tmp_path, {"istioProfile": "ambient", **overrides})
 
 
-def named(run: ProgramRun, type_: str) -> list[Registration]:
-    return [r for r in run.registrations if r.type == type_]
-
-
 def test_ambient_installs_gateway_api_crds_before_istiod(tmp_path: Path) -> None:
     run = ambient_run(tmp_path)
-    (crds,) = named(run, "kubernetes:yaml/v2:ConfigFile")
-    assert crds.inputs["file"] == (
-        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml"
-    )
+    (crds,) = run.of_type("kubernetes:yaml/v2:ConfigFile")
+    assert crds.inputs["file"] == GATEWAY_API_CRDS_URL
     istiod = run.releases()["istiod"]
     assert run.depends_on(istiod, crds)
     assert run.depends_on(istiod, run.releases()["istio-base"])
     cni, ztunnel = (run.releases()[name].inputs["values"] for name in ("istio-cni", "ztunnel"))
     assert (cni["profile"], cni["platform"]) == ("ambient", "minikube")
-    assert (
-        istiod["inputs"]["values"]["profile"]
-        if False
-        else run.releases()["istiod"].inputs["values"]["profile"] == "ambient"
-    )
-    assert ztunnel["resources"]["requests"] == {"cpu": "20m", "memory": "64Mi"}
+    assert istiod.inputs["values"]["profile"] == "ambient"
+    assert ztunnel["resources"] == LEAN["ztunnel"]
 
 
 def test_ambient_crds_children_are_deleted_with_the_cluster(tmp_path: Path) -> None:
     run = ambient_run(tmp_path)
-    (crds,) = named(run, "kubernetes:yaml/v2:ConfigFile")
-    (cluster,) = [r for r in named(run, "command:local:Command") if r.name == "minikube"]
+    (crds,) = run.of_type("kubernetes:yaml/v2:ConfigFile")
+    (cluster,) = [r for r in run.of_type("command:local:Command") if r.name == "minikube"]
     assert crds.deleted_with == cluster.urn
     (transform,) = run.mocks.transforms["gateway-api-crds"]
     # What the engine does for each CRD the provider creates inside the ConfigFile.
@@ -116,14 +113,14 @@ def test_ambient_crds_children_are_deleted_with_the_cluster(tmp_path: Path) -> N
 
 def test_ambient_sample_joins_the_mesh_by_label_not_sidecar(tmp_path: Path) -> None:
     run = ambient_run(tmp_path)
-    (namespace,) = named(run, "kubernetes:core/v1:Namespace")
+    (namespace,) = run.of_type("kubernetes:core/v1:Namespace")
     assert namespace.inputs["metadata"]["labels"] == {"istio.io/dataplane-mode": "ambient"}
 
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
 def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(tmp_path: Path, istio_profile: str) -> None:
     run = run_program("dev", tmp_path, {"istioProfile": istio_profile})
-    (policy,) = named(run, "kubernetes:security.istio.io/v1:PeerAuthentication")
+    (policy,) = run.of_type("kubernetes:security.istio.io/v1:PeerAuthentication")
     assert policy.inputs["metadata"] == {"name": "default", "namespace": "istio-system"}
     assert policy.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
     assert run.depends_on(policy, run.releases()["istiod"])
@@ -131,23 +128,28 @@ def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(tmp_path:
 
 def test_permissive_leaves_istios_default(tmp_path: Path) -> None:
     run = run_program("dev", tmp_path, {"mtls": "permissive"})
-    assert named(run, "kubernetes:security.istio.io/v1:PeerAuthentication") == []
+    assert run.of_type("kubernetes:security.istio.io/v1:PeerAuthentication") == []
 
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
 def test_the_lean_mesh_fits_the_budget(istio_profile: str) -> None:
-    settings = parse_settings(raw(istioProfile=istio_profile), "dev")
-    requests = total(settings)
-    assert requests.cpu_millis <= LEAN_BUDGET_CPU_MILLIS, workloads(settings)
-    assert requests.memory_mib <= LEAN_BUDGET_MEMORY_MIB, workloads(settings)
-    # ... so the defaults (2 CPUs, 4 GB) hold it.
-    cpus, memory_mb = node_needs(settings)
+    settings = settings_for(istio_profile)
+    plan = release_plan(settings)
+    requests = total(settings, plan)
+    assert requests.cpu_millis <= LEAN_BUDGET_CPU_MILLIS, workloads(settings, plan)
+    assert requests.memory_mib <= LEAN_BUDGET_MEMORY_MIB, workloads(settings, plan)
+    # ... so the defaults (2 CPUs, 4 GB) hold it, upgrades included.
+    cpus, memory_mb = node_needs(settings, plan)
     assert settings.cpus >= cpus
     assert settings.memory_mb >= memory_mb
 
 
 def test_the_footprint_counts_every_workload() -> None:
-    demo = workloads(parse_settings(raw(), "dev"))
+    def of(**overrides: str) -> dict[str, Requests]:
+        settings = settings_for(**overrides)
+        return workloads(settings, release_plan(settings))
+
+    demo = of(istio_profile="demo")
     assert sorted(demo) == [
         "httpbin",
         "httpbin sidecar",
@@ -157,12 +159,26 @@ def test_the_footprint_counts_every_workload() -> None:
         "metallb-controller",
         "metallb-speaker",
     ]
-    ambient = workloads(parse_settings(raw(istioProfile="ambient"), "dev"))
+    ambient = of(istio_profile="ambient")
     assert "httpbin sidecar" not in ambient
-    assert {"istio-cni", "ztunnel"} <= set(ambient)
-    assert "httpbin" not in workloads(parse_settings(raw(sample="false"), "dev"))
+    assert {"istio-cni-node", "ztunnel"} <= set(ambient)
+    assert "httpbin" not in of(sample="false")
+
+
+@pytest.mark.parametrize("istio_profile", ["minimal", "ambient"])
+def test_the_node_has_room_for_a_rolling_upgrade_of_istiods_own_size(istio_profile: str) -> None:
+    """istiod's Deployment surges: an upgrade starts a second 500m / 2 GiB pod
+    before the old one stops, and stalls until Helm rolls it back if it cannot."""
+    settings = settings_for(istio_profile, "istio")
+    plan = release_plan(settings)
+    (istiod,) = plan.release("istiod").pods
+    cpus, memory_mb = node_needs(settings, plan)
+    need = total(settings, plan) + istiod.requests + NODE_OVERHEAD
+    assert memory_mb >= need.memory_mib
+    assert cpus * 1000 >= need.cpu_millis
 
 
 def test_istios_own_defaults_do_not_fit_the_budget() -> None:
-    minimal = total(parse_settings(raw(istioProfile="minimal", resources="istio"), "dev"))
+    settings = settings_for("minimal", "istio")
+    minimal = total(settings, release_plan(settings))
     assert minimal.memory_mib > LEAN_BUDGET_MEMORY_MIB

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import ProgramFailedError, ProgramRun, Registration, run_program
+from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 COMMAND = "command:local:Command"
@@ -56,13 +57,16 @@ def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
 
 
 def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> None:
-    istio_repo = "https://istio-release.storage.googleapis.com/charts"
+    # The repositories are external facts, declared and cited once (components/plan.py);
+    # tests/test_upstream.py holds them against shared/upstream's list of where they are published.
+    defaults = project_defaults()
+    metallb, istio = defaults["metallbVersion"], defaults["istioVersion"]
     expected = {
-        "metallb": ("metallb", "0.16.1", "https://metallb.github.io/metallb", "metallb-system"),
-        "istio-base": ("base", "1.31.1", istio_repo, "istio-system"),
-        "istiod": ("istiod", "1.31.1", istio_repo, "istio-system"),
-        "istio-ingressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
-        "istio-egressgateway": ("gateway", "1.31.1", istio_repo, "istio-system"),
+        "metallb": ("metallb", metallb, METALLB_REPOSITORY, "metallb-system"),
+        "istio-base": ("base", istio, ISTIO_REPOSITORY, "istio-system"),
+        "istiod": ("istiod", istio, ISTIO_REPOSITORY, "istio-system"),
+        "istio-ingressgateway": ("gateway", istio, ISTIO_REPOSITORY, "istio-system"),
+        "istio-egressgateway": ("gateway", istio, ISTIO_REPOSITORY, "istio-system"),
     }
     for name, release in demo.releases().items():
         inputs = release.inputs
@@ -213,7 +217,10 @@ def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: Program
     assert container["ports"] == [{"containerPort": 8080}]
     assert sample["Service"].inputs["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": 8080}]
     for resource in sample.values():
-        assert demo.depends_on(resource, demo.releases()["istio-ingressgateway"]), resource.name
+        # istiod's webhook injects the sidecar and istio-base brings the CRDs;
+        # the ingress gateway rolls out meanwhile, off the sample's path.
+        assert demo.depends_on(resource, demo.releases()["istiod"]), resource.name
+        assert not demo.depends_on(resource, demo.releases()["istio-ingressgateway"]), resource.name
         if resource.type != "kubernetes:core/v1:Namespace":
             assert resource.inputs["metadata"]["namespace"] == "sample"
             assert demo.depends_on(resource, sample["Namespace"]), resource.name

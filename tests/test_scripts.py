@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.metallb import address_pool_manifest
 from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.network import parse_address_pool
 from components.settings import parse_settings
-from components.values import address_pool_manifest
-from tests.harness import fake_environment, fake_state, run_shell, set_fake_profile
+from tests.harness import FAKE_BIN, fake_environment, fake_state, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
 
@@ -46,8 +46,43 @@ def test_create_starts_the_profile_with_the_configured_size(machine: dict[str, s
     assert (profile["status"], profile["cpus"], profile["memory"], profile["driver"]) == ("Running", 3, 6144, "docker")
     assert profile["kubernetesVersion"] == "v1.35.1"
     # minikube's progress reaches the user (on stderr); stdout stays clean.
-    assert "Done! kubectl is now configured" in result.stderr
+    assert "To connect to this cluster, use:  --context=local-mesh-dev" in result.stderr
     assert result.stdout == ""
+
+
+def test_create_pins_the_docker_runtime_that_a_newer_minikube_no_longer_defaults_to(machine: dict[str, str]) -> None:
+    # minikube 1.39 defaults to containerd; Istio's platform: minikube expects docker.
+    result = run("cluster-create.sh", machine, **cluster_env(), FAKE_MINIKUBE_VERSION="v1.39.0")
+    assert result.returncode == 0, result.stderr
+    assert state(machine)["profiles"]["local-mesh-dev"]["containerRuntime"] == "docker"
+
+
+def test_a_restart_keeps_the_runtime_the_profile_was_created_with(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev", FAKE_MINIKUBE_VERSION="v1.39.0")
+    assert result.returncode == 0, result.stderr
+    assert state(machine)["profiles"]["local-mesh-dev"]["containerRuntime"] == "docker"
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_create_refuses_a_profile_that_exists_with_another_size(machine: dict[str, str], stopped: bool) -> None:
+    # Made by hand, outside this stack: minikube would keep its size and only warn.
+    made_by_hand = run_shell("minikube start -p local-mesh-dev --cpus=4 --memory=8g --keep-context", machine)
+    assert made_by_hand.returncode == 0, made_by_hand.stdout
+    if stopped:
+        run_shell("minikube stop -p local-mesh-dev", machine)
+    calls_before = len(state(machine)["calls"])
+    result = run("cluster-create.sh", machine, **cluster_env(cpus="2", memory="4g"))
+    assert result.returncode != 0
+    (line,) = result.stderr.splitlines()
+    assert "4 CPUs and 8192 MB" in line
+    assert "2 CPUs and 4096 MB" in line
+    assert "minikube delete -p local-mesh-dev" in line
+    assert not any(
+        call[:2] in (["minikube", "start"], ["minikube", "delete"]) for call in state(machine)["calls"][calls_before:]
+    )
+    assert state(machine)["profiles"]["local-mesh-dev"]["cpus"] == 4
 
 
 def test_create_leaves_the_users_current_context_alone(machine: dict[str, str]) -> None:
@@ -70,7 +105,9 @@ def test_access_prints_node_ip_then_a_self_contained_kubeconfig(machine: dict[st
     # The second profile got the second docker network, as minikube allocates them.
     assert access.node_ip == "192.168.58.2"
     config = yaml.safe_load(access.kubeconfig)
+    # Only this profile's entries: the other cluster's credentials never reach state.
     assert [cluster["name"] for cluster in config["clusters"]] == ["local-mesh-dev"]
+    assert [user["name"] for user in config["users"]] == ["local-mesh-dev"]
     assert config["clusters"][0]["cluster"]["server"] == "https://192.168.58.2:8443"
     # --flatten: certificates are embedded, no file paths that only this host has.
     assert "certificate-authority-data" in config["clusters"][0]["cluster"]
@@ -87,6 +124,44 @@ def test_access_starts_a_stopped_profile_and_reads_its_new_port(machine: dict[st
     assert state(machine)["profiles"]["local-mesh-dev"]["status"] == "Running"
     access = parse_cluster_access(result.stdout, "local-mesh-dev")
     assert yaml.safe_load(access.kubeconfig)["clusters"][0]["cluster"]["server"] == "https://192.168.49.2:32771"
+
+
+def test_access_works_again_after_stop_removed_the_kube_context(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    assert kubeconfig(machine)["contexts"] == []
+    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert result.returncode == 0, result.stderr
+    assert parse_cluster_access(result.stdout, "local-mesh-dev").node_ip == "192.168.49.2"
+
+
+def test_access_starts_a_profile_whose_container_was_removed_by_hand(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    set_fake_profile(Path(machine["FAKE_CLI_STATE"]), "local-mesh-dev", status="Nonexistent")
+    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    assert result.returncode == 0, result.stderr
+    assert "is not running (minikube status exit 7); starting it again" in result.stderr
+
+
+def test_access_passes_on_why_minikube_ip_failed(machine: dict[str, str], tmp_path: Path) -> None:
+    """The profile goes away between `minikube status` and `minikube ip` (deleted in
+    another terminal): minikube ip says why on stdout, and the user must see it."""
+    run("cluster-create.sh", machine, **cluster_env())
+    racing = tmp_path / "racing-bin"
+    racing.mkdir()
+    wrapper = racing / "minikube"
+    wrapper.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1" = ip ]; then "$STAND_IN" delete -p local-mesh-dev >/dev/null 2>&1; fi\n'
+        'exec "$STAND_IN" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    environment = {**machine, "PATH": f"{racing}:{machine['PATH']}", "STAND_IN": str(FAKE_BIN / "minikube")}
+    result = run("cluster-access.sh", environment, MINIKUBE_PROFILE="local-mesh-dev")
+    assert result.returncode == 85
+    assert 'Profile "local-mesh-dev" not found' in result.stderr
+    assert "'minikube ip' failed for profile local-mesh-dev (exit 85)" in result.stderr
+    assert result.stdout == ""
 
 
 def test_access_does_not_restart_a_running_profile(machine: dict[str, str]) -> None:
@@ -135,11 +210,29 @@ def test_a_failed_first_start_leaves_no_profile_behind(machine: dict[str, str]) 
     assert state(machine)["networks"] == []
 
 
-def test_a_failed_restart_keeps_an_existing_profile(machine: dict[str, str]) -> None:
+@pytest.mark.parametrize("how", ["running", "stopped", "container removed by hand"])
+def test_a_failed_restart_keeps_an_existing_profile(machine: dict[str, str], how: str) -> None:
     run("cluster-create.sh", machine, **cluster_env())
+    if how == "stopped":
+        run_shell("minikube stop -p local-mesh-dev", machine)
+    if how == "container removed by hand":
+        set_fake_profile(Path(machine["FAKE_CLI_STATE"]), "local-mesh-dev", status="Nonexistent")
     result = run("cluster-create.sh", machine, **cluster_env(), FAKE_MINIKUBE_FAIL_START="80")
     assert result.returncode == 80
+    assert "deleting" not in result.stderr
     assert "local-mesh-dev" in state(machine)["profiles"]
+    assert not any(call[:2] == ["minikube", "delete"] for call in state(machine)["calls"])
+
+
+def test_a_restart_minikube_refuses_keeps_the_existing_profile(machine: dict[str, str]) -> None:
+    # Docker was given fewer CPUs since the profile was made: minikube checks the
+    # CPUs on every start, of an existing profile too, and refuses.
+    run("cluster-create.sh", machine, **cluster_env())
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    result = run("cluster-create.sh", machine, **cluster_env(), FAKE_DOCKER_CPUS="1")
+    assert result.returncode == 29
+    assert "RSRC_INSUFFICIENT_CORES" in result.stderr
+    assert state(machine)["profiles"]["local-mesh-dev"]["status"] == "Stopped"
 
 
 def test_minikubes_own_refusals_pass_through_with_their_exit_code(machine: dict[str, str]) -> None:
@@ -161,12 +254,25 @@ def test_delete_removes_the_profile_its_context_and_network(machine: dict[str, s
 
 
 def test_delete_removes_a_network_minikube_left_behind(machine: dict[str, str]) -> None:
-    # minikube #9087: `minikube delete` has left the docker network in some versions.
+    # minikube #9776: `minikube delete` does not always remove the docker network.
     run("cluster-create.sh", machine, **cluster_env())
     result = run("cluster-delete.sh", machine, **cluster_env(), FAKE_MINIKUBE_KEEP_NETWORK="1")
     assert result.returncode == 0, result.stderr
     assert "removing the leftover docker network local-mesh-dev" in result.stderr
     assert state(machine)["networks"] == []
+
+
+def test_a_network_docker_cannot_remove_warns_and_does_not_fail_destroy(machine: dict[str, str]) -> None:
+    run("cluster-create.sh", machine, **cluster_env())
+    # Another container (a user's own) is still attached to the profile's network.
+    path = Path(machine["FAKE_CLI_STATE"]) / "state.json"
+    path.write_text(json.dumps({**state(machine), "attached": {"local-mesh-dev": ["users-container"]}}))
+    result = run("cluster-delete.sh", machine, **cluster_env(), FAKE_MINIKUBE_KEEP_NETWORK="1")
+    assert result.returncode == 0, result.stderr
+    assert "network local-mesh-dev has active endpoints" in result.stderr
+    assert "warning: the docker network local-mesh-dev stays" in result.stderr
+    assert state(machine)["profiles"] == {}
+    assert kubeconfig(machine)["contexts"] == []
 
 
 def test_delete_removes_a_stale_context_and_keeps_the_others(machine: dict[str, str]) -> None:

@@ -18,13 +18,23 @@ case "$status_code" in
     ;;
   *)
     # After `minikube stop`, a reboot or a Docker restart. Starting an existing
-    # profile keeps its size and rewrites its kubeconfig entry, so a moved
-    # API server port is picked up below.
+    # profile keeps its size and its container runtime (without the flag minikube
+    # takes the stored one: cmd/minikube/cmd/start.go:1529-1531), and writes its
+    # kubeconfig entry again (`minikube stop` removed it: cmd/minikube/cmd/stop.go:152-156),
+    # so a moved API server port is picked up below.
     echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} is not running (minikube status exit ${status_code}); starting it again" >&2
     minikube start --profile="$MINIKUBE_PROFILE" --keep-context >&2
     ;;
 esac
 
-node_ip=$(minikube ip --profile="$MINIKUBE_PROFILE")
+# minikube ip prints why it failed on stdout, not stderr (pkg/minikube/mustload/mustload.go:75,129
+# use out.Styled, pkg/minikube/out/out.go:107); pass that on to the user.
+ip_code=0
+node_ip=$(minikube ip --profile="$MINIKUBE_PROFILE") || ip_code=$?
+if [ "$ip_code" -ne 0 ]; then
+  printf '%s\n' "$node_ip" >&2
+  echo "local-mesh: 'minikube ip' failed for profile ${MINIKUBE_PROFILE} (exit ${ip_code})" >&2
+  exit "$ip_code"
+fi
 kubeconfig=$(kubectl config view --raw --minify --flatten --context="$MINIKUBE_PROFILE")
 printf '%s\n%s\n' "$node_ip" "$kubeconfig"

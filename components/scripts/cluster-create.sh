@@ -1,28 +1,53 @@
 #!/usr/bin/env bash
 # Create (or start again) this stack's minikube profile.
 # Inputs, all from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, MINIKUBE_CPUS,
-# MINIKUBE_MEMORY, MINIKUBE_KUBERNETES_VERSION.
+# MINIKUBE_MEMORY (whole MB with an "mb" suffix), MINIKUBE_KUBERNETES_VERSION.
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}"
 
 # A profile that did not exist before this run is ours to remove if the start
 # fails, so a failed `pulumi up` leaves nothing half-built behind. minikube
-# status exits 85 for a profile it does not know.
+# status exits 85 for a profile it does not know; a stopped profile (exit 7)
+# is the user's cluster and is never deleted here.
 status_code=0
 minikube status --profile="$MINIKUBE_PROFILE" --output=json >/dev/null 2>&1 || status_code=$?
 created_here=false
 if [ "$status_code" -eq 85 ]; then
   created_here=true
+else
+  # minikube keeps an existing profile's size and only warns that it cannot be
+  # changed (cmd/minikube/cmd/start_flags.go:830-836), so a profile made by hand
+  # with another size would silently run on that size. Its size is in
+  # `profile list -o json`: Config.CPUs and Config.Memory in MB
+  # (pkg/minikube/config/types.go:27-45); --light skips the status checks. A
+  # profile missing from "valid" has a config minikube cannot read: start reports it.
+  existing_size=$(minikube profile list --output=json --light | python3 -c '
+import json, sys
+for profile in json.load(sys.stdin)["valid"]:
+    if profile["Name"] == sys.argv[1]:
+        print(profile["Config"]["CPUs"], profile["Config"]["Memory"])
+' "$MINIKUBE_PROFILE")
+  read -r existing_cpus existing_memory <<<"$existing_size"
+  wanted_memory=${MINIKUBE_MEMORY%mb}
+  if [ -n "$existing_size" ] && { [ "$existing_cpus" != "$MINIKUBE_CPUS" ] || [ "$existing_memory" != "$wanted_memory" ]; }; then
+    echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} already exists with ${existing_cpus} CPUs and ${existing_memory} MB, but this stack asks for ${MINIKUBE_CPUS} CPUs and ${wanted_memory} MB, and minikube cannot resize a profile: delete it with 'minikube delete -p ${MINIKUBE_PROFILE}', or set local-mesh:cpus to ${existing_cpus} and local-mesh:memory to ${existing_memory}" >&2
+    exit 1
+  fi
 fi
 
 echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIVER}, ${MINIKUBE_CPUS} CPUs, ${MINIKUBE_MEMORY}, Kubernetes ${MINIKUBE_KUBERNETES_VERSION})" >&2
 # --keep-context: the user's current kube context stays where it was; this
 # program reaches its cluster through the profile's own context only.
+# --container-runtime=docker: minikube 1.39 made containerd the default
+# (../shared/upstream/README.md, "Versions seen"); Istio's `platform: minikube`
+# in the ambient profile expects docker's pod network namespaces (cniNetnsDir
+# /var/run/docker/netns, istio-cni chart files/profile-platform-minikube.yaml).
 start_code=0
 minikube start \
   --profile="$MINIKUBE_PROFILE" \
   --driver="$MINIKUBE_DRIVER" \
+  --container-runtime=docker \
   --cpus="$MINIKUBE_CPUS" \
   --memory="$MINIKUBE_MEMORY" \
   --kubernetes-version="$MINIKUBE_KUBERNETES_VERSION" \

@@ -8,14 +8,22 @@ set -euo pipefail
 echo "local-mesh: deleting minikube profile ${MINIKUBE_PROFILE}" >&2
 minikube delete --profile="$MINIKUBE_PROFILE" >&2
 
-# Some minikube versions leave the profile's docker network behind
-# (minikube #9087); a later profile of the same name would then clash with it.
+# `minikube delete` does not always remove the profile's docker network
+# (minikube #9776). A later profile of the same name would reuse it (minikube
+# takes an existing network of that name: pkg/drivers/kic/oci/network_create.go:75-79),
+# so it does no harm there; it is removed so that destroy leaves nothing of the
+# stack behind. Docker refuses while a container is still attached ("has active
+# endpoints"); that must not fail destroy, whose cluster is gone already.
 if [ "$MINIKUBE_DRIVER" = docker ] && docker network inspect "$MINIKUBE_PROFILE" >/dev/null 2>&1; then
   echo "local-mesh: removing the leftover docker network ${MINIKUBE_PROFILE}" >&2
-  docker network rm "$MINIKUBE_PROFILE" >/dev/null
+  if ! docker network rm "$MINIKUBE_PROFILE" >/dev/null; then
+    echo "local-mesh: warning: the docker network ${MINIKUBE_PROFILE} stays (docker's reason above); remove it with 'docker network rm ${MINIKUBE_PROFILE}' once nothing uses it" >&2
+  fi
 fi
 # And a kube context that outlived its cluster would point at nothing.
-if kubectl config get-contexts --output=name 2>/dev/null | grep --quiet --line-regexp --fixed-strings -- "$MINIKUBE_PROFILE"; then
+# get-contexts with a name exits 1 when that context is missing
+# (kubernetes/kubectl pkg/cmd/config/get_contexts.go:136-142).
+if kubectl config get-contexts --output=name "$MINIKUBE_PROFILE" >/dev/null 2>&1; then
   echo "local-mesh: removing the leftover kube context ${MINIKUBE_PROFILE}" >&2
   kubectl config delete-context "$MINIKUBE_PROFILE" >/dev/null
 fi

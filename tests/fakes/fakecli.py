@@ -24,6 +24,7 @@ MINIKUBE_VERSION = "v1.38.1"
 API_SERVER_PORT = 8443
 
 # minikube's exit codes (pkg/minikube/reason/exitcodes.go).
+EX_PROGRAM_ERROR = 10
 EX_PROGRAM_USAGE = 14
 EX_INSUFFICIENT_MEMORY = 23
 EX_INSUFFICIENT_CORES = 29
@@ -34,6 +35,14 @@ EX_GUEST_NOT_FOUND = 85
 def fail(message: str, code: int) -> None:
     print(message, file=sys.stderr)
     sys.exit(code)
+
+
+def docker_resources() -> tuple[int, int]:
+    """What the stand-in Docker daemon offers: memory in bytes and CPUs
+    (`docker info` MemTotal and NCPU), as a test sets them."""
+    memory = int(os.environ.get("FAKE_DOCKER_MEMORY_BYTES", str(16 * 1024**3)))
+    cpus = int(os.environ.get("FAKE_DOCKER_CPUS", "8"))
+    return memory, cpus
 
 
 def state_path() -> Path:

@@ -1,0 +1,305 @@
+"""The release plan rendered with the real charts (shared/upstream: Istio
+1.31.0-rc.0's charts, MetalLB 0.16.1's), for every istioProfile x resources:
+what the cluster would run, not which keys exist. Every value the plan sets
+must change what the chart renders, and the plan's pod requests must be what
+the rendered pods ask for."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+from components.plan import (
+    EGRESS_RELEASE,
+    INGRESS_RELEASE,
+    LEAN,
+    METALLB_NAMESPACE,
+    ChartRelease,
+    Plan,
+    Requests,
+    release_plan,
+    requests_of,
+)
+from components.sample import HTTPBIN_LABELS, sample_gateway_spec, sample_namespace_labels
+from tests.harness import EVERY_COMBINATION, settings_for
+from tests.upstream import Object, comparable, leaf_paths, render, without_value
+
+IDS = [f"{profile}-{resources}" for profile, resources in EVERY_COMBINATION]
+WORKLOAD_KINDS = ("Deployment", "DaemonSet")
+
+
+@pytest.fixture(scope="module", params=EVERY_COMBINATION, ids=IDS)
+def combination(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def plan(combination: tuple[str, str]) -> Plan:
+    return release_plan(settings_for(*combination))
+
+
+def of_kind(objects: list[Object], kind: str) -> list[Object]:
+    return [item for item in objects if item["kind"] == kind]
+
+
+def one(objects: list[Object], kind: str, name: str | None = None) -> Object:
+    (found,) = [item for item in of_kind(objects, kind) if name is None or item["metadata"]["name"] == name]
+    return found
+
+
+def pod_requests(pod_spec: dict[str, Any]) -> Requests:
+    """As the scheduler counts a pod: the sum of its containers, or its largest
+    init container if that is larger (each resource on its own)."""
+    containers = [requests_of(c.get("resources")) for c in pod_spec["containers"]]
+    init = [requests_of(c.get("resources")) for c in pod_spec.get("initContainers") or []]
+    running = Requests(sum(c.cpu_millis for c in containers), sum(c.memory_mib for c in containers))
+    return Requests(
+        max([running.cpu_millis, *(c.cpu_millis for c in init)]),
+        max([running.memory_mib, *(c.memory_mib for c in init)]),
+    )
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics (matchLabels and matchExpressions)."""
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        matched = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not matched:
+            return False
+    return True
+
+
+def injected(plan: Plan, namespace: str, namespace_labels: dict[str, str], pod_labels: dict[str, str]) -> bool:
+    """Whether istiod's rendered injection webhook would give this pod a sidecar.
+    The API server labels every namespace with kubernetes.io/metadata.name."""
+    labels = {**namespace_labels, "kubernetes.io/metadata.name": namespace}
+    webhooks = one(render(plan.release("istiod")), "MutatingWebhookConfiguration")["webhooks"]
+    return any(
+        selects(hook.get("namespaceSelector"), labels) and selects(hook.get("objectSelector"), pod_labels)
+        for hook in webhooks
+    )
+
+
+# --- what the pods request: the plan and the footprint read the same numbers ---
+
+
+def test_the_plans_pods_are_what_the_charts_render(plan: Plan) -> None:
+    for release in plan.releases:
+        rendered = {
+            item["metadata"]["name"]: (item["kind"], pod_requests(item["spec"]["template"]["spec"]))
+            for item in render(release)
+            if item["kind"] in WORKLOAD_KINDS
+        }
+        assert rendered == {pod.workload: (pod.kind, pod.requests) for pod in release.pods}, release.name
+
+
+def test_the_plan_knows_which_pods_surge_on_upgrade(plan: Plan) -> None:
+    """The footprint reserves room for one surging pod: a rolling update that
+    starts the new pod before the old one stops (maxSurge above 0)."""
+    surging: dict[str, bool] = {}
+    for release in plan.releases:
+        for item in render(release):
+            if item["kind"] not in WORKLOAD_KINDS:
+                continue
+            strategy = item["spec"].get("strategy") or item["spec"].get("updateStrategy") or {}
+            rolling = strategy.get("rollingUpdate") or {}
+            # Kubernetes' defaults (apps/v1): Deployment maxSurge 25%, DaemonSet maxSurge 0.
+            surge = str(rolling.get("maxSurge", "25%" if item["kind"] == "Deployment" else "0"))
+            surging[item["metadata"]["name"]] = surge not in ("0", "0%")
+    assert surging == {pod.workload: pod.surges for release in plan.releases for pod in release.pods}
+
+
+def test_the_sidecar_requests_are_what_istiods_injector_gives(plan: Plan) -> None:
+    injector = one(render(plan.release("istiod")), "ConfigMap", "istio-sidecar-injector")
+    proxy = json.loads(injector["data"]["values"])["global"]["proxy"]["resources"]
+    if plan.ambient:
+        assert plan.sidecar is None
+    else:
+        assert plan.sidecar == requests_of(proxy)
+
+
+# --- gateways ---
+
+
+def test_gateway_services_are_named_labelled_and_typed_after_the_release(plan: Plan) -> None:
+    gateways = [release for release in plan.releases if release.chart == "gateway"]
+    assert [release.name for release in gateways] == (
+        [INGRESS_RELEASE, EGRESS_RELEASE] if EGRESS_RELEASE in {r.name for r in plan.releases} else [INGRESS_RELEASE]
+    )
+    for release in gateways:
+        service = one(render(release), "Service")
+        assert service["metadata"]["name"] == release.name
+        assert service["metadata"]["labels"]["istio"] == release.name.removeprefix("istio-")
+        assert service["spec"]["type"] == ("LoadBalancer" if release.name == INGRESS_RELEASE else "ClusterIP")
+        ports = {port["port"]: port["targetPort"] for port in service["spec"]["ports"]}
+        # The sample's Gateway listens on 80; the gateway pod listens on the Service's port itself.
+        assert ports == {15021: 15021, 80: 80, 443: 443}
+
+
+def test_the_sample_gateway_selects_the_rendered_ingress_pods(plan: Plan) -> None:
+    deployment = one(render(plan.release(INGRESS_RELEASE)), "Deployment")
+    assert selects(
+        {"matchLabels": sample_gateway_spec()["selector"]}, deployment["spec"]["template"]["metadata"]["labels"]
+    )
+
+
+def test_gateway_pods_get_their_proxy_from_istiods_injector(plan: Plan) -> None:
+    for release in plan.releases:
+        if release.chart != "gateway":
+            continue
+        template = one(render(release), "Deployment")["spec"]["template"]
+        assert [container["image"] for container in template["spec"]["containers"]] == ["auto"]
+        assert injected(plan, release.namespace, {}, template["metadata"]["labels"]), release.name
+
+
+def test_lean_runs_one_replica_of_each_control_plane_pod_without_autoscaling(
+    combination: tuple[str, str], plan: Plan
+) -> None:
+    _, resources = combination
+    for release in plan.releases:
+        if release.chart in ("gateway", "istiod") and resources == "lean":
+            objects = render(release)
+            assert of_kind(objects, "HorizontalPodAutoscaler") == [], release.name
+            assert one(objects, "Deployment")["spec"]["replicas"] == 1, release.name
+
+
+# --- istiod ---
+
+
+def discovery_environment(plan: Plan) -> dict[str, str]:
+    (container,) = one(render(plan.release("istiod")), "Deployment")["spec"]["template"]["spec"]["containers"]
+    return {variable["name"]: variable.get("value") for variable in container.get("env", [])}
+
+
+@pytest.mark.parametrize("resources", ["lean", "istio"])
+def test_demo_renders_access_logs_and_full_trace_sampling(resources: str) -> None:
+    plan = release_plan(settings_for("demo", resources))
+    mesh = one(render(plan.release("istiod")), "ConfigMap", "istio")["data"]["mesh"]
+    assert "accessLogFile: /dev/stdout" in mesh.splitlines()
+    assert discovery_environment(plan)["PILOT_TRACE_SAMPLING"] == "100"
+
+
+def test_ambient_renders_istiods_ambient_mode(plan: Plan) -> None:
+    assert (discovery_environment(plan).get("PILOT_ENABLE_AMBIENT") == "true") == plan.ambient
+
+
+# --- ambient's node agents ---
+
+
+def test_ambient_cni_uses_dockers_netns_dir_and_ambient_redirection(plan: Plan) -> None:
+    if not plan.ambient:
+        assert {release.chart for release in plan.releases}.isdisjoint({"cni", "ztunnel"})
+        return
+    objects = render(plan.release("istio-cni"))
+    volumes = one(objects, "DaemonSet")["spec"]["template"]["spec"]["volumes"]
+    (netns,) = [volume for volume in volumes if volume["name"] == "cni-netns-dir"]
+    assert netns["hostPath"]["path"] == "/var/run/docker/netns"
+    assert one(objects, "ConfigMap", "istio-cni-config")["data"]["AMBIENT_ENABLED"] == "true"
+
+
+def test_the_sample_joins_the_mesh_the_way_the_profile_says(plan: Plan) -> None:
+    """Sidecar profiles: istiod's webhook injects the sample's pods. Ambient:
+    no sidecar, and istio-cni's selector takes the namespace in."""
+    labels = sample_namespace_labels(plan)
+    assert injected(plan, "sample", labels, HTTPBIN_LABELS) is not plan.ambient
+    if plan.ambient:
+        config = one(render(plan.release("istio-cni")), "ConfigMap", "istio-cni-config")["data"]
+        selectors = yaml.safe_load(config["AMBIENT_ENABLEMENT_SELECTOR"])
+        assert any(
+            selects(entry.get("namespaceSelector"), labels) and selects(entry.get("podSelector"), HTTPBIN_LABELS)
+            for entry in selectors
+        )
+
+
+# --- MetalLB ---
+
+
+def metallb(plan: Plan) -> list[Object]:
+    (release,) = plan.in_namespace(METALLB_NAMESPACE)
+    return render(release)
+
+
+def test_metallb_speaker_answers_for_the_control_plane_node_with_l2_only(plan: Plan) -> None:
+    objects = metallb(plan)
+    speaker = one(objects, "DaemonSet", "metallb-speaker")["spec"]["template"]["spec"]
+    assert [container["name"] for container in speaker["containers"]] == ["speaker"]
+    assert "--ignore-exclude-lb" in speaker["containers"][0]["args"]
+    frr = [item for item in objects if "frr" in json.dumps(item).lower() and item["kind"] != "CustomResourceDefinition"]
+    assert frr == []
+
+
+def test_the_webhook_gate_probes_the_path_the_pool_takes(plan: Plan) -> None:
+    """The gate dry-runs an IPAddressPool: MetalLB's validating webhook for
+    ipaddresspools must be served by a Service that reaches the controller."""
+    objects = metallb(plan)
+    (hook,) = [
+        hook
+        for hook in one(objects, "ValidatingWebhookConfiguration")["webhooks"]
+        if any("ipaddresspools" in rule["resources"] for rule in hook["rules"])
+    ]
+    (rule,) = hook["rules"]
+    assert (rule["apiGroups"], rule["apiVersions"], "CREATE" in rule["operations"]) == (
+        ["metallb.io"],
+        ["v1beta1"],
+        True,
+    )
+    reference = hook["clientConfig"]["service"]
+    service = one(objects, "Service", reference["name"])
+    assert reference["namespace"] == METALLB_NAMESPACE
+    controller = one(objects, "Deployment", "metallb-controller")["spec"]["template"]
+    assert selects({"matchLabels": service["spec"]["selector"]}, controller["metadata"]["labels"])
+    container_ports = {port["containerPort"] for c in controller["spec"]["containers"] for port in c.get("ports", [])}
+    assert {port["targetPort"] for port in service["spec"]["ports"]} <= container_ports
+
+
+# --- no dead values ---
+
+
+def dead_values(release: ChartRelease) -> list[str]:
+    """The values that render exactly as if they were not set."""
+    rendered = comparable(render(release))
+    return [
+        path
+        for path in leaf_paths(release.values)
+        if comparable(render(release, without_value(release.values, path))) == rendered
+    ]
+
+
+def test_every_value_changes_what_the_chart_renders_or_says_why_it_is_pinned(plan: Plan) -> None:
+    for release in plan.releases:
+        unexplained = [path for path in dead_values(release) if path not in release.pinned]
+        assert unexplained == [], release.name
+        assert set(release.pinned) <= set(leaf_paths(release.values)), release.name
+
+
+def test_a_dead_or_misspelled_value_is_caught() -> None:
+    plan = release_plan(settings_for("minimal", "lean"))
+    istiod = plan.release("istiod")
+    top_level_copy = {**istiod.values, "autoscaleEnabled": False, "resources": copy.deepcopy(LEAN["istiod"])}
+    assert dead_values(ChartRelease(**{**istiod.__dict__, "values": top_level_copy})) == [
+        "autoscaleEnabled",
+        "resources.requests.cpu",
+        "resources.requests.memory",
+        "resources.limits.cpu",
+        "resources.limits.memory",
+    ]
+    (metallb,) = plan.in_namespace(METALLB_NAMESPACE)
+    misspelled = {**metallb.values, "speaker": {**metallb.values["speaker"], "ignoreExcludeLb": True}}
+    assert dead_values(ChartRelease(**{**metallb.__dict__, "values": misspelled})) == ["speaker.ignoreExcludeLb"]
+    # The gateway chart has a values schema: Helm refuses a misspelled key outright.
+    gateway = plan.release(INGRESS_RELEASE)
+    with pytest.raises(helm_python.errors.HelmValuesError, match="replicaCont"):
+        render(gateway, {**gateway.values, "replicaCont": 2})
