@@ -214,7 +214,7 @@ def wanted(chart: str, version: str = "1.31.1", key: str = "istioVersion") -> Ch
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
 def test_the_charts_checked_are_the_charts_the_program_installs(tmp_path: Path, istio_profile: str) -> None:
-    run = run_program("dev", tmp_path, {"istioProfile": istio_profile, "memory": "6g"}, preview=True)
+    run = run_program("dev", tmp_path, {"istioProfile": istio_profile, "memory": "6g"})
     installed = {
         (release.inputs["repositoryOpts"]["repo"], release.inputs["chart"], release.inputs["version"])
         for release in run.releases().values()
