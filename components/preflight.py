@@ -291,11 +291,16 @@ def index_problems(index_text: str, url: str, sources: list[ChartSource]) -> lis
     return problems
 
 
+def mirror_path(repository: str) -> str:
+    """Where a TEST_CHART_MIRROR server keeps a repository: /<host><path>."""
+    parts = urllib.parse.urlsplit(repository)
+    return f"{parts.netloc}{parts.path}"
+
+
 def index_url(repository: str) -> str:
     mirror = os.environ.get(TEST_CHART_MIRROR)
     if mirror:
-        parts = urllib.parse.urlsplit(repository)
-        repository = f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}"
+        repository = f"{mirror.rstrip('/')}/{mirror_path(repository)}"
     return f"{repository.rstrip('/')}/index.yaml"
 
 

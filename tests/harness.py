@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -32,7 +31,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
-from components.preflight import TEST_CHART_MIRROR
+from components.preflight import TEST_CHART_MIRROR, mirror_path
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,12 +108,6 @@ def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
         },
         "generated": "2026-11-01T00:00:00Z",
     }
-
-
-def mirror_path(repository: str) -> str:
-    """Where the TEST_CHART_MIRROR server keeps a repository (components/preflight.py index_url)."""
-    parts = urllib.parse.urlsplit(repository)
-    return f"{parts.netloc}{parts.path}"
 
 
 def publish_chart_repositories(root: Path) -> Path:
