@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from components.minikube import SCRIPTS
+from components.shell import SCRIPTS
 from tests.harness import closed_loopback_url
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))

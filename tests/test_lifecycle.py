@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pulumi_command.local import Logging
 
-from components.minikube import script
+from components.shell import script
 from tests.harness import ProgramFailedError, ProgramRun, fake_environment, fake_state, run_program, run_shell
 
 

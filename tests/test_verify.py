@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from components import verify
-from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.settings import parse_settings
+from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
 from tests.harness import closed_loopback_url, fake_environment, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
@@ -67,7 +67,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A running stand-in profile; returns the stack's kubeconfig/context outputs."""
     machine = fake_environment(tmp_path)
     settings = parse_settings(raw(), "dev")
-    environment = {**machine, **cluster_environment(settings)}
+    environment = {**machine, **cluster_environment(settings), **access_environment(settings)}
     assert run_shell(script("cluster-create.sh"), environment, INTERPRETER).returncode == 0
     access = parse_cluster_access(
         run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev"
