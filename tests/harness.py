@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -171,7 +171,6 @@ class Registration:
     dependencies: list[str]
     deleted_with: str
     delete_before_replace: bool
-    additional_secret_outputs: list[str]
     inputs: dict[str, Any]
     secret_inputs: set[str]
 
@@ -196,7 +195,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=sorted(request.dependencies),
                     deleted_with=request.deletedWith,
                     delete_before_replace=request.deleteBeforeReplace,
-                    additional_secret_outputs=list(request.additionalSecretOutputs),
                     inputs=unwrap_secrets(rpc.deserialize_properties(request.object))[0],
                     secret_inputs=secret_paths(rpc.deserialize_properties(request.object)),
                 )
@@ -322,8 +320,6 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     mocks: LocalMeshMocks
-    fake_root: Path
-    errors: list[BaseException] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -344,6 +340,11 @@ class ProgramRun:
                 seen.add(urn)
                 pending.extend(by_urn[urn].dependencies)
         return False
+
+    def find(self, type_: str, name: str) -> Registration:
+        """The one resource of this type and name."""
+        (match,) = [r for r in self.of_type(type_) if r.name == name]
+        return match
 
     def named(self, name: str) -> Registration:
         matches = [r for r in self.registrations if r.name == name]
@@ -410,4 +411,4 @@ def run_program(
         executor.shutdown(wait=True)
         os.environ.clear()
         os.environ.update(saved_environ)
-    return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)
+    return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks)

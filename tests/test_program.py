@@ -27,11 +27,6 @@ def minimal(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
     return run_program("dev", tmp_path_factory.mktemp("minimal"), {"istioProfile": "minimal"})
 
 
-def cluster_command(run: ProgramRun) -> Registration:
-    (command,) = [r for r in run.of_type(COMMAND) if r.name == "minikube"]
-    return command
-
-
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
     assert sorted(demo.releases()) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
@@ -135,7 +130,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 
 
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
-    cluster = cluster_command(demo)
+    cluster = demo.find(COMMAND, "minikube")
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
     assert len(in_cluster) == 15
     for resource in in_cluster:
@@ -143,7 +138,7 @@ def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun)
 
 
 def test_cluster_command_replaces_by_deleting_first_and_reads_config_from_environment(demo: ProgramRun) -> None:
-    cluster = cluster_command(demo)
+    cluster = demo.find(COMMAND, "minikube")
     assert cluster.delete_before_replace
     assert cluster.inputs["environment"]["MINIKUBE_PROFILE"] == "local-mesh-dev"
     assert "local-mesh-dev" not in cluster.inputs["create"]

@@ -99,7 +99,6 @@ def test_a_working_mesh_passes_every_check(envoy: str, cluster: dict[str, str]) 
     checks = verify.verify(outputs(envoy, cluster))
     assert all(results(checks).values()), [check.line() for check in checks]
     assert len(checks) == 4
-    assert all(check.seconds >= 0 for check in checks)
 
 
 def test_a_server_that_is_not_envoy_fails_the_http_checks(not_envoy: str, cluster: dict[str, str]) -> None:
@@ -154,7 +153,7 @@ def test_no_pod_fails(envoy: str, cluster: dict[str, str]) -> None:
     assert checks[3].detail == "no httpbin pod in namespace sample"
 
 
-def test_a_stack_without_the_sample_says_how_to_add_it(cluster: dict[str, str]) -> None:
+def test_a_stack_without_the_sample_says_how_to_add_it() -> None:
     (check,) = verify.verify({"ingressUrl": "http://127.0.0.1:1", "kubeconfig": "", "kubeContext": "x"})
     assert not check.passed
     assert "pulumi config set sample true" in check.detail
