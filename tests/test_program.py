@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from tests.conftest import SharedRun
 from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -17,14 +18,14 @@ COMMAND = "command:local:Command"
 PROVIDER = "pulumi:providers:kubernetes"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    return run_program("dev", tmp_path_factory.mktemp("demo"))
+@pytest.fixture
+def demo(shared_run: SharedRun) -> ProgramRun:
+    return shared_run()
 
 
-@pytest.fixture(scope="module")
-def minimal(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    return run_program("dev", tmp_path_factory.mktemp("minimal"), {"istioProfile": "minimal"})
+@pytest.fixture
+def minimal(shared_run: SharedRun) -> ProgramRun:
+    return shared_run(istioProfile="minimal")
 
 
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
@@ -233,8 +234,8 @@ def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: 
     assert http["route"][0]["destination"]["port"]["number"] == 8000
 
 
-def test_sample_false_leaves_the_sample_out(tmp_path: Path) -> None:
-    run = run_program("dev", tmp_path, {"sample": False})
+def test_sample_false_leaves_the_sample_out(shared_run: SharedRun) -> None:
+    run = shared_run(sample=False)
     assert sample_resources(run) == {}
     assert "sampleUrl" not in run.outputs
     assert run.outputs["ingressIp"] == "192.168.49.100"
