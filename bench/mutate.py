@@ -100,10 +100,12 @@ def copy_project(repo: Path, destination: Path) -> None:
 
 
 def first_failure(pytest_output: str) -> str:
-    """The first FAILED/ERROR test of pytest's short summary (addopts has -ra)."""
+    """The first FAILED/ERROR test of pytest's short summary (addopts has -ra);
+    an error (in a fixture, or at import) is marked as one."""
     for line in pytest_output.splitlines():
         if line.startswith(("FAILED ", "ERROR ")):
-            return line.split(" ", 1)[1].split(" - ", 1)[0]
+            outcome, test = line.split(" ", 1)
+            return ("" if outcome == "FAILED" else "(error) ") + test.split(" - ", 1)[0]
     return "(no test named: see the suite's output)"
 
 

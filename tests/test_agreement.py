@@ -19,14 +19,13 @@ import yaml
 
 from components.settings import ISTIO_PROFILES
 from tests.harness import ProgramRun, Registration, run_program, upstream
+from tests.test_upstream import ISTIO_DATA
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 # The namespaces every Kubernetes cluster starts with (kubernetes.io docs,
 # "Namespaces": default, kube-node-lease, kube-public, kube-system).
 BUILT_IN_NAMESPACES = {"default", "kube-node-lease", "kube-public", "kube-system"}
-# The Istio charts the program installs, as stored in shared/upstream.
-ISTIO_CHARTS = "istio-1.31.0-rc.0"
 
 
 @pytest.fixture(scope="module", params=ISTIO_PROFILES)
@@ -160,7 +159,7 @@ def upstream_chart(chart: str) -> Path:
     """The stored Istio chart folder whose Chart.yaml is named `chart`."""
     folders = [
         path.parent
-        for path in upstream(ISTIO_CHARTS).glob("*/Chart.yaml")
+        for path in upstream(ISTIO_DATA).glob("*/Chart.yaml")
         if yaml.safe_load(path.read_text())["name"] == chart
     ]
     assert len(folders) == 1, f"no single stored chart named {chart}: {folders}"

@@ -47,7 +47,7 @@ def test_the_first_failing_test_is_read_from_pytests_summary() -> None:
         "!!!!!!!!!!!!!!!!!!!!!!!!!! stopping after 1 failures !!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
     )
     assert first_failure(output) == "tests/test_agreement.py::test_x[demo]"
-    assert first_failure("ERROR tests/test_program.py - ImportError\n") == "tests/test_program.py"
+    assert first_failure("ERROR tests/test_program.py - ImportError\n") == "(error) tests/test_program.py"
 
 
 def test_the_copy_holds_the_working_tree_without_ignored_files_or_the_venv(tmp_path: Path) -> None:
