@@ -41,7 +41,7 @@ destroy: stack
 	pulumi destroy --yes --stack "$(STACK)"
 
 verify: $(VENV)/.runtime
-	$(VENV)/bin/python -m components.verify --stack "$(STACK)"
+	$(VENV)/bin/python -m tools.verify --stack "$(STACK)"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

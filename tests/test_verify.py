@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from components import verify
 from components.settings import parse_settings
 from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
 from tests.harness import closed_loopback_url, fake_environment, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
+from tools import verify
 
 NATIVE_SIDECAR_POD = {
     "metadata": {"name": "httpbin-5f6b8c7d9-abcde", "namespace": "sample", "labels": {"app": "httpbin"}},

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from components.network import parse_address_pool
-from components.verify import verify
 from tests.harness import REPO
+from tools.verify import verify
 
 TOOLS = ("docker", "minikube", "kubectl", "pulumi")
 

@@ -1,6 +1,6 @@
 """`make verify`: prove the selected stack's mesh works, from its outputs alone.
 
-    python -m components.verify [--stack NAME]
+    python -m tools.verify [--stack NAME]
 
 Reads `pulumi stack output` of that stack and touches nothing else: it sends
 three HTTP requests to the ingress and asks the stack's own kube context (via
