@@ -352,6 +352,24 @@ class ProgramRun:
         return matches[0]
 
 
+class _ClosingEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """Remembers every event loop it makes, in any thread, to close them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        self._loops.append(loop)
+        return loop
+
+    def close_every_loop(self) -> None:
+        for loop in self._loops:
+            if not loop.is_closed():
+                loop.close()
+
+
 def run_program(
     stack: str,
     fake_root: Path,
@@ -368,9 +386,15 @@ def run_program(
     environment = {**fake_environment(fake_root), **(machine or {})}
     mocks = LocalMeshMocks(environment, preview, after.mocks.state if after else None)
     monitor = RecordingMonitor(mocks)
+    # The SDK's RPC threads each make an event loop of their own and never
+    # close it (pulumi/runtime/sync_await.py, _ensure_event_loop). Left to the
+    # garbage collector, such a loop can be collected after its own self-pipe
+    # socket and fail in __del__ ("Invalid file descriptor"): every loop made
+    # during the run is closed when the run ends.
+    previous_policy = asyncio.get_event_loop_policy()
+    policy = _ClosingEventLoopPolicy()
+    asyncio.set_event_loop_policy(policy)
     loop = asyncio.new_event_loop()
-    # The SDK's RPC threads each make an event loop of their own; a pool that
-    # ends with the run lets those loops go now, not at interpreter exit.
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="pulumi-rpc")
     loop.set_default_executor(executor)
     # A failed program leaves failed futures behind; the failure itself is
@@ -407,8 +431,9 @@ def run_program(
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(name)
     finally:
-        loop.close()
         executor.shutdown(wait=True)
+        policy.close_every_loop()
+        asyncio.set_event_loop_policy(previous_policy)
         os.environ.clear()
         os.environ.update(saved_environ)
     return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks)
