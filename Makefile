@@ -13,7 +13,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: tools stack up preview destroy verify test lint e2e bench clean
+.PHONY: tools stack up preview destroy verify test lint e2e bench mutate clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ destroy: stack
 	pulumi destroy --yes --stack "$(STACK)"
 
 verify: $(VENV)/.runtime
-	$(VENV)/bin/python -m components.verify --stack "$(STACK)"
+	$(VENV)/bin/python -m tools.verify --stack "$(STACK)"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -57,6 +57,10 @@ e2e: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(VENV)/bin/python bench/run.py
+
+# How many realistic slips (bench/mutations.yaml) the suite catches; minutes, not part of `make test`.
+mutate: $(VENV)/.dev
+	$(VENV)/bin/python bench/mutate.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

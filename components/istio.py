@@ -13,18 +13,6 @@ from components.plan import GATEWAY_API_CRDS, GATEWAY_API_CRDS_URL, INGRESS_RELE
 from components.settings import Settings
 
 
-def deleted_with(cluster_command: pulumi.Resource) -> pulumi.ResourceTransform:
-    """A transform marking every resource it sees deleted with the cluster: the
-    children of a component the provider builds (yaml/v2 ConfigFile) do not
-    inherit the option from their parent otherwise."""
-
-    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
-        opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(deleted_with=cluster_command))
-        return pulumi.ResourceTransformResult(args.props, opts)
-
-    return transform
-
-
 def load_balancer_ip(status: kubernetes.core.v1.outputs.ServiceStatus | None) -> str:
     ingress = status.load_balancer.ingress if status and status.load_balancer else None
     if not ingress or not ingress[0].ip:
@@ -62,11 +50,10 @@ class Istio(pulumi.ComponentResource):
         steps = dict(waits_for)
         if any(GATEWAY_API_CRDS in release.after for release in releases):
             # Pinned to the release this Istio builds against; fetched at run time.
-            crds_opts = pulumi.ResourceOptions.merge(
-                cluster.in_cluster(self), pulumi.ResourceOptions(transforms=[deleted_with(cluster.command)])
-            )
             steps[GATEWAY_API_CRDS] = [
-                kubernetes.yaml.v2.ConfigFile(GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=crds_opts)
+                kubernetes.yaml.v2.ConfigFile(
+                    GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
+                )
             ]
         installed = install_releases(releases, steps, lambda before: cluster.in_cluster(self, before))
         self.control_plane = installed["istiod"]
@@ -88,7 +75,7 @@ class Istio(pulumi.ComponentResource):
         service = kubernetes.core.v1.Service.get(
             "ingress-gateway-service",
             pulumi.Output.concat(ingress.status.namespace, "/", ingress.status.name),
-            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider),
+            opts=cluster.reading(self),
         )
         self.ingress_ip = service.status.apply(load_balancer_ip)
         self.istio_version = pulumi.Output.from_input(settings.istio_version)

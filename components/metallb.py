@@ -11,13 +11,11 @@ from pulumi_command import local
 
 from components.cluster import MinikubeCluster
 from components.helm import install_releases
-from components.minikube import INTERPRETER, script
 from components.network import AddressRange
 from components.plan import METALLB_NAMESPACE, Plan
 from components.settings import Settings, address_pool_on_node
+from components.shell import INTERPRETER, script, webhook_gate_environment
 
-WEBHOOK_WAIT_SECONDS = 300
-WEBHOOK_POLL_SECONDS = 2
 ADDRESS_POOL_NAME = "local-mesh"
 METALLB_API_VERSION = "metallb.io/v1beta1"
 
@@ -67,23 +65,16 @@ class MetalLB(pulumi.ComponentResource):
             plan.in_namespace(METALLB_NAMESPACE), {}, lambda before: cluster.in_cluster(self, before)
         )
 
-        # The webhook race (metallb #1597, #1610, #1669) is handled here, on
-        # purpose: Helm's wait ends when the controller pod is Ready, but its
-        # validating webhook serves a little later, so creating the pool at once
-        # fails with "connection refused". This gate retries a server-side dry
-        # run of the very pool until the webhook admits it, then lets the pool
-        # be created: the first `pulumi up` needs no retry by hand.
+        # The pool waits until MetalLB's webhook admits a dry run of it
+        # (why: metallb-webhook-ready.sh), so a first `pulumi up` needs no retry.
         webhook_ready = local.Command(
             "metallb-webhook-ready",
             create=script("metallb-webhook-ready.sh"),
             interpreter=INTERPRETER,
-            environment={
-                "KUBECONFIG_CONTENT": cluster.kubeconfig,
-                "PROBE_MANIFEST": pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True)),
-                "WAIT_SECONDS": str(WEBHOOK_WAIT_SECONDS),
-                "POLL_SECONDS": str(WEBHOOK_POLL_SECONDS),
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(releases.values()), deleted_with=cluster.command),
+            environment=webhook_gate_environment(
+                cluster.kubeconfig, pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True))
+            ),
+            opts=cluster.with_cluster(self, list(releases.values())),
         )
 
         after_webhook = cluster.in_cluster(self, [webhook_ready])

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+
+from tests.harness import ProgramRun, run_program, stack_config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -9,3 +15,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="create a real minikube cluster with the Pulumi Automation API (minutes; needs Docker, minikube, pulumi)",
     )
+
+
+SharedRun = Callable[..., ProgramRun]
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
+    """A first `pulumi up` of the dev stack with these config overrides, run
+    once per session for every test that only reads it (the same config, as
+    the CLI would hand it over, is the same run)."""
+    runs: dict[str, ProgramRun] = {}
+
+    def run(**overrides: Any) -> ProgramRun:
+        key = json.dumps(stack_config("dev", overrides), sort_keys=True)
+        if key not in runs:
+            runs[key] = run_program("dev", tmp_path_factory.mktemp("shared"), overrides)
+        return runs[key]
+
+    return run

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,6 @@ class Registration:
     dependencies: list[str]
     deleted_with: str
     delete_before_replace: bool
-    additional_secret_outputs: list[str]
     inputs: dict[str, Any]
     secret_inputs: set[str]
 
@@ -262,7 +261,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=sorted(request.dependencies),
                     deleted_with=request.deletedWith,
                     delete_before_replace=request.deleteBeforeReplace,
-                    additional_secret_outputs=list(request.additionalSecretOutputs),
                     inputs=unwrap_secrets(rpc.deserialize_properties(request.object))[0],
                     secret_inputs=secret_paths(rpc.deserialize_properties(request.object)),
                 )
@@ -388,8 +386,6 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     mocks: LocalMeshMocks
-    fake_root: Path
-    errors: list[BaseException] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -411,10 +407,33 @@ class ProgramRun:
                 pending.extend(by_urn[urn].dependencies)
         return False
 
+    def find(self, type_: str, name: str) -> Registration:
+        """The one resource of this type and name."""
+        (match,) = [r for r in self.of_type(type_) if r.name == name]
+        return match
+
     def named(self, name: str) -> Registration:
         matches = [r for r in self.registrations if r.name == name]
         assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
         return matches[0]
+
+
+class _ClosingEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """Remembers every event loop it makes, in any thread, to close them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        self._loops.append(loop)
+        return loop
+
+    def close_every_loop(self) -> None:
+        for loop in self._loops:
+            if not loop.is_closed():
+                loop.close()
 
 
 def run_program(
@@ -433,9 +452,15 @@ def run_program(
     environment = {**fake_environment(fake_root), **(machine or {})}
     mocks = LocalMeshMocks(environment, preview, after.mocks.state if after else None)
     monitor = RecordingMonitor(mocks)
+    # The SDK's RPC threads each make an event loop of their own and never
+    # close it (pulumi/runtime/sync_await.py, _ensure_event_loop). Left to the
+    # garbage collector, such a loop can be collected after its own self-pipe
+    # socket and fail in __del__ ("Invalid file descriptor"): every loop made
+    # during the run is closed when the run ends.
+    previous_policy = asyncio.get_event_loop_policy()
+    policy = _ClosingEventLoopPolicy()
+    asyncio.set_event_loop_policy(policy)
     loop = asyncio.new_event_loop()
-    # The SDK's RPC threads each make an event loop of their own; a pool that
-    # ends with the run lets those loops go now, not at interpreter exit.
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="pulumi-rpc")
     loop.set_default_executor(executor)
     # A failed program leaves failed futures behind; the failure itself is
@@ -475,9 +500,10 @@ def run_program(
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(name)
     finally:
-        loop.close()
         executor.shutdown(wait=True)
         cleanup.close()
+        policy.close_every_loop()
+        asyncio.set_event_loop_policy(previous_policy)
         os.environ.clear()
         os.environ.update(saved_environ)
-    return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks, fake_root)
+    return ProgramRun(monitor.registrations, outputs, secret_outputs, mocks)

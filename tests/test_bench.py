@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench.run import critical_path
-from tests.harness import run_program
+from tests.conftest import SharedRun
 
 
 @pytest.mark.parametrize("sample", [True, False])
 def test_critical_path_is_cluster_base_istiod_ingress_with_metallb_and_the_sample_beside_it(
-    tmp_path: Path, sample: bool
+    shared_run: SharedRun, sample: bool
 ) -> None:
-    run = run_program("dev", tmp_path, {"sample": sample})
+    run = shared_run(sample=sample)
     assert [step.name for step in critical_path(run)] == ["minikube", "istio-base", "istiod", "istio-ingressgateway"]

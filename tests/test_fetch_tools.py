@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from components.minikube import SCRIPTS
 from components.preflight import MINIMUM_TOOL_VERSIONS
+from components.shell import SCRIPTS
 from tests.harness import FAKE_BIN, closed_loopback_url, serve_directory
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))

@@ -4,7 +4,6 @@ order and values, ambient's extras, mTLS, and the lean footprint budget."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pulumi
 import pytest
@@ -19,7 +18,8 @@ from components.footprint import (
 )
 from components.plan import GATEWAY_API_CRDS_URL, LEAN, Requests, release_plan
 from components.settings import ISTIO_PROFILES
-from tests.harness import EVERY_COMBINATION, ProgramRun, run_program, settings_for
+from tests.conftest import SharedRun
+from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 
 RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
@@ -31,12 +31,16 @@ RELEASES = {
 Combination = tuple[str, str, ProgramRun]
 
 
-@pytest.fixture(scope="module", params=EVERY_COMBINATION, ids=lambda c: f"{c[0]}-{c[1]}")
-def combination(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Combination:
+@pytest.fixture(params=EVERY_COMBINATION, ids=lambda c: f"{c[0]}-{c[1]}")
+def combination(request: pytest.FixtureRequest, shared_run: SharedRun) -> Combination:
     profile, resources = request.param
-    # cpus/memory: enough for the largest combination (pre-flight refuses less: tests/test_preflight.py).
-    overrides = {"istioProfile": profile, "resources": resources, "cpus": 3, "memory": "7g"}
-    return profile, resources, run_program("dev", tmp_path_factory.mktemp(f"{profile}-{resources}"), overrides)
+    settings = settings_for(profile, resources)
+    # A node as large as pre-flight asks for this mesh (tests/test_preflight.py),
+    # and the defaults wherever they hold it.
+    cpus, memory_mb = node_needs(settings, release_plan(settings))
+    too_small = cpus > settings.cpus or memory_mb > settings.memory_mb
+    sizes = {"cpus": cpus, "memory": f"{memory_mb}m"} if too_small else {}
+    return profile, resources, shared_run(istioProfile=profile, resources=resources, **sizes)
 
 
 def test_each_combination_installs_its_releases_and_exports_the_ingress(combination: Combination) -> None:
@@ -80,12 +84,13 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
         assert "controller" not in metallb and "resources" not in metallb["speaker"]
 
 
-def ambient_run(tmp_path: Path, **overrides: str) -> ProgramRun:
-    return run_program("dev", tmp_path, {"istioProfile": "ambient", **overrides})
+@pytest.fixture
+def ambient(shared_run: SharedRun) -> ProgramRun:
+    return shared_run(istioProfile="ambient")
 
 
-def test_ambient_installs_gateway_api_crds_before_istiod(tmp_path: Path) -> None:
-    run = ambient_run(tmp_path)
+def test_ambient_installs_gateway_api_crds_before_istiod(ambient: ProgramRun) -> None:
+    run = ambient
     (crds,) = run.of_type("kubernetes:yaml/v2:ConfigFile")
     assert crds.inputs["file"] == GATEWAY_API_CRDS_URL
     istiod = run.releases()["istiod"]
@@ -97,8 +102,8 @@ def test_ambient_installs_gateway_api_crds_before_istiod(tmp_path: Path) -> None
     assert ztunnel["resources"] == LEAN["ztunnel"]
 
 
-def test_ambient_crds_children_are_deleted_with_the_cluster(tmp_path: Path) -> None:
-    run = ambient_run(tmp_path)
+def test_ambient_crds_children_are_deleted_with_the_cluster(ambient: ProgramRun) -> None:
+    run = ambient
     (crds,) = run.of_type("kubernetes:yaml/v2:ConfigFile")
     (cluster,) = [r for r in run.of_type("command:local:Command") if r.name == "minikube"]
     assert crds.deleted_with == cluster.urn
@@ -111,23 +116,25 @@ def test_ambient_crds_children_are_deleted_with_the_cluster(tmp_path: Path) -> N
     assert result.opts.deleted_with is not None
 
 
-def test_ambient_sample_joins_the_mesh_by_label_not_sidecar(tmp_path: Path) -> None:
-    run = ambient_run(tmp_path)
+def test_ambient_sample_joins_the_mesh_by_label_not_sidecar(ambient: ProgramRun) -> None:
+    run = ambient
     (namespace,) = run.of_type("kubernetes:core/v1:Namespace")
     assert namespace.inputs["metadata"]["labels"] == {"istio.io/dataplane-mode": "ambient"}
 
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
-def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(tmp_path: Path, istio_profile: str) -> None:
-    run = run_program("dev", tmp_path, {"istioProfile": istio_profile})
+def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(
+    shared_run: SharedRun, istio_profile: str
+) -> None:
+    run = shared_run(istioProfile=istio_profile)
     (policy,) = run.of_type("kubernetes:security.istio.io/v1:PeerAuthentication")
     assert policy.inputs["metadata"] == {"name": "default", "namespace": "istio-system"}
     assert policy.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
     assert run.depends_on(policy, run.releases()["istiod"])
 
 
-def test_permissive_leaves_istios_default(tmp_path: Path) -> None:
-    run = run_program("dev", tmp_path, {"mtls": "permissive"})
+def test_permissive_leaves_istios_default(shared_run: SharedRun) -> None:
+    run = shared_run(mtls="permissive")
     assert run.of_type("kubernetes:security.istio.io/v1:PeerAuthentication") == []
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from tests.conftest import SharedRun
 from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -17,19 +18,14 @@ COMMAND = "command:local:Command"
 PROVIDER = "pulumi:providers:kubernetes"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    return run_program("dev", tmp_path_factory.mktemp("demo"))
+@pytest.fixture
+def demo(shared_run: SharedRun) -> ProgramRun:
+    return shared_run()
 
 
-@pytest.fixture(scope="module")
-def minimal(tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    return run_program("dev", tmp_path_factory.mktemp("minimal"), {"istioProfile": "minimal"})
-
-
-def cluster_command(run: ProgramRun) -> Registration:
-    (command,) = [r for r in run.of_type(COMMAND) if r.name == "minikube"]
-    return command
+@pytest.fixture
+def minimal(shared_run: SharedRun) -> ProgramRun:
+    return shared_run(istioProfile="minimal")
 
 
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
@@ -135,7 +131,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 
 
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
-    cluster = cluster_command(demo)
+    cluster = demo.find(COMMAND, "minikube")
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
     assert len(in_cluster) == 15
     for resource in in_cluster:
@@ -143,7 +139,7 @@ def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun)
 
 
 def test_cluster_command_replaces_by_deleting_first_and_reads_config_from_environment(demo: ProgramRun) -> None:
-    cluster = cluster_command(demo)
+    cluster = demo.find(COMMAND, "minikube")
     assert cluster.delete_before_replace
     assert cluster.inputs["environment"]["MINIKUBE_PROFILE"] == "local-mesh-dev"
     assert "local-mesh-dev" not in cluster.inputs["create"]
@@ -238,8 +234,8 @@ def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: 
     assert http["route"][0]["destination"]["port"]["number"] == 8000
 
 
-def test_sample_false_leaves_the_sample_out(tmp_path: Path) -> None:
-    run = run_program("dev", tmp_path, {"sample": False})
+def test_sample_false_leaves_the_sample_out(shared_run: SharedRun) -> None:
+    run = shared_run(sample=False)
     assert sample_resources(run) == {}
     assert "sampleUrl" not in run.outputs
     assert run.outputs["ingressIp"] == "192.168.49.100"

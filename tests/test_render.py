@@ -25,7 +25,7 @@ from components.plan import (
     release_plan,
     requests_of,
 )
-from components.sample import HTTPBIN_LABELS, sample_gateway_spec, sample_namespace_labels
+from components.sample import HTTPBIN_LABELS, sample_namespace_labels
 from tests.harness import EVERY_COMBINATION, settings_for
 from tests.upstream import Object, comparable, leaf_paths, render, without_value
 
@@ -147,13 +147,6 @@ def test_gateway_services_are_named_labelled_and_typed_after_the_release(plan: P
         ports = {port["port"]: port["targetPort"] for port in service["spec"]["ports"]}
         # The sample's Gateway listens on 80; the gateway pod listens on the Service's port itself.
         assert ports == {15021: 15021, 80: 80, 443: 443}
-
-
-def test_the_sample_gateway_selects_the_rendered_ingress_pods(plan: Plan) -> None:
-    deployment = one(render(plan.release(INGRESS_RELEASE)), "Deployment")
-    assert selects(
-        {"matchLabels": sample_gateway_spec()["selector"]}, deployment["spec"]["template"]["metadata"]["labels"]
-    )
 
 
 def test_gateway_pods_get_their_proxy_from_istiods_injector(plan: Plan) -> None:

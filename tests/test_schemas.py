@@ -16,7 +16,8 @@ from components.metallb import address_pool_manifest
 from components.network import parse_address_pool
 from components.plan import release_plan
 from components.settings import ISTIO_PROFILES
-from tests.harness import EVERY_COMBINATION, ProgramRun, run_program, settings_for
+from tests.conftest import SharedRun
+from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 from tests.upstream import Object, render, schema_problems
 
 # What the program registers that is not an object of its own: Helm renders
@@ -35,9 +36,9 @@ def test_every_rendered_object_validates(istio_profile: str, resources: str) -> 
     assert problems == []
 
 
-@pytest.fixture(scope="module", params=ISTIO_PROFILES)
-def program(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ProgramRun:
-    return run_program("dev", tmp_path_factory.mktemp(request.param), {"istioProfile": request.param})
+@pytest.fixture(params=ISTIO_PROFILES)
+def program(request: pytest.FixtureRequest, shared_run: SharedRun) -> ProgramRun:
+    return shared_run(istioProfile=request.param)
 
 
 def own_objects(run: ProgramRun) -> list[Object]:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from components.metallb import address_pool_manifest
-from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.network import parse_address_pool
 from components.settings import parse_settings
+from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
 from tests.harness import FAKE_BIN, fake_environment, fake_state, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
 
@@ -29,6 +29,10 @@ def run(name: str, machine: dict[str, str], **environment: str) -> subprocess.Co
 
 def cluster_env(profile: str = "local-mesh-dev", **overrides: str) -> dict[str, str]:
     return cluster_environment(parse_settings(raw(profile=profile, **overrides), "dev"))
+
+
+def access_env() -> dict[str, str]:
+    return access_environment(parse_settings(raw(), "dev"))
 
 
 def state(machine: dict[str, str]) -> dict:
@@ -60,7 +64,7 @@ def test_create_pins_the_docker_runtime_that_a_newer_minikube_no_longer_defaults
 def test_a_restart_keeps_the_runtime_the_profile_was_created_with(machine: dict[str, str]) -> None:
     run("cluster-create.sh", machine, **cluster_env())
     run_shell("minikube stop -p local-mesh-dev", machine)
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev", FAKE_MINIKUBE_VERSION="v1.39.0")
+    result = run("cluster-access.sh", machine, **access_env(), FAKE_MINIKUBE_VERSION="v1.39.0")
     assert result.returncode == 0, result.stderr
     assert state(machine)["profiles"]["local-mesh-dev"]["containerRuntime"] == "docker"
 
@@ -99,7 +103,7 @@ def test_create_leaves_the_users_current_context_alone(machine: dict[str, str]) 
 def test_access_prints_node_ip_then_a_self_contained_kubeconfig(machine: dict[str, str]) -> None:
     run("cluster-create.sh", machine, **cluster_env("first"))
     run("cluster-create.sh", machine, **cluster_env())
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 0, result.stderr
     access = parse_cluster_access(result.stdout, "local-mesh-dev")
     # The second profile got the second docker network, as minikube allocates them.
@@ -118,7 +122,7 @@ def test_access_starts_a_stopped_profile_and_reads_its_new_port(machine: dict[st
     run("cluster-create.sh", machine, **cluster_env())
     run_shell("minikube stop -p local-mesh-dev", machine)
     # Docker publishes the API server on another port after a restart.
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev", FAKE_MINIKUBE_NEXT_PORT="32771")
+    result = run("cluster-access.sh", machine, **access_env(), FAKE_MINIKUBE_NEXT_PORT="32771")
     assert result.returncode == 0, result.stderr
     assert "is not running (minikube status exit 7); starting it again" in result.stderr
     assert state(machine)["profiles"]["local-mesh-dev"]["status"] == "Running"
@@ -130,7 +134,7 @@ def test_access_works_again_after_stop_removed_the_kube_context(machine: dict[st
     run("cluster-create.sh", machine, **cluster_env())
     run_shell("minikube stop -p local-mesh-dev", machine)
     assert kubeconfig(machine)["contexts"] == []
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 0, result.stderr
     assert parse_cluster_access(result.stdout, "local-mesh-dev").node_ip == "192.168.49.2"
 
@@ -138,7 +142,7 @@ def test_access_works_again_after_stop_removed_the_kube_context(machine: dict[st
 def test_access_starts_a_profile_whose_container_was_removed_by_hand(machine: dict[str, str]) -> None:
     run("cluster-create.sh", machine, **cluster_env())
     set_fake_profile(Path(machine["FAKE_CLI_STATE"]), "local-mesh-dev", status="Nonexistent")
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 0, result.stderr
     assert "is not running (minikube status exit 7); starting it again" in result.stderr
 
@@ -157,7 +161,7 @@ def test_access_passes_on_why_minikube_ip_failed(machine: dict[str, str], tmp_pa
     )
     wrapper.chmod(0o755)
     environment = {**machine, "PATH": f"{racing}:{machine['PATH']}", "STAND_IN": str(FAKE_BIN / "minikube")}
-    result = run("cluster-access.sh", environment, MINIKUBE_PROFILE="local-mesh-dev")
+    result = run("cluster-access.sh", environment, **access_env())
     assert result.returncode == 85
     assert 'Profile "local-mesh-dev" not found' in result.stderr
     assert "'minikube ip' failed for profile local-mesh-dev (exit 85)" in result.stderr
@@ -167,13 +171,13 @@ def test_access_passes_on_why_minikube_ip_failed(machine: dict[str, str], tmp_pa
 def test_access_does_not_restart_a_running_profile(machine: dict[str, str]) -> None:
     run("cluster-create.sh", machine, **cluster_env())
     calls_before = len(state(machine)["calls"])
-    assert run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev").returncode == 0
+    assert run("cluster-access.sh", machine, **access_env()).returncode == 0
     new_calls = state(machine)["calls"][calls_before:]
     assert [call[:2] for call in new_calls] == [["minikube", "status"], ["minikube", "ip"], ["kubectl", "config"]]
 
 
 def test_access_explains_a_profile_deleted_by_hand(machine: dict[str, str]) -> None:
-    result = run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev")
+    result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 85
     assert result.stderr.strip() == (
         "local-mesh: minikube profile local-mesh-dev no longer exists (deleted outside Pulumi): "
@@ -306,9 +310,7 @@ def test_delete_still_deletes_when_the_docker_daemon_is_down(machine: dict[str, 
 
 
 def webhook_gate(machine: dict[str, str], wait: str = "30") -> subprocess.CompletedProcess[str]:
-    access = parse_cluster_access(
-        run("cluster-access.sh", machine, MINIKUBE_PROFILE="local-mesh-dev").stdout, "local-mesh-dev"
-    )
+    access = parse_cluster_access(run("cluster-access.sh", machine, **access_env()).stdout, "local-mesh-dev")
     manifest = json.dumps(address_pool_manifest(parse_address_pool("192.168.49.100-192.168.49.120")))
     return run(
         "metallb-webhook-ready.sh",

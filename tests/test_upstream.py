@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from components.minikube import SCRIPTS
 from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, ISTIO_REPOSITORY, METALLB_REPOSITORY
+from components.shell import SCRIPTS
 from tests.harness import project_defaults, upstream
 from tests.upstream import GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA
 

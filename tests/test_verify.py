@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from components import verify
-from components.minikube import INTERPRETER, cluster_environment, parse_cluster_access, script
 from components.settings import parse_settings
+from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
 from tests.harness import closed_loopback_url, fake_environment, run_shell, set_fake_profile
 from tests.harness import raw_config as raw
+from tools import verify
 
 NATIVE_SIDECAR_POD = {
     "metadata": {"name": "httpbin-5f6b8c7d9-abcde", "namespace": "sample", "labels": {"app": "httpbin"}},
@@ -67,7 +67,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A running stand-in profile; returns the stack's kubeconfig/context outputs."""
     machine = fake_environment(tmp_path)
     settings = parse_settings(raw(), "dev")
-    environment = {**machine, **cluster_environment(settings)}
+    environment = {**machine, **cluster_environment(settings), **access_environment(settings)}
     assert run_shell(script("cluster-create.sh"), environment, INTERPRETER).returncode == 0
     access = parse_cluster_access(
         run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev"
@@ -99,7 +99,6 @@ def test_a_working_mesh_passes_every_check(envoy: str, cluster: dict[str, str]) 
     checks = verify.verify(outputs(envoy, cluster))
     assert all(results(checks).values()), [check.line() for check in checks]
     assert len(checks) == 4
-    assert all(check.seconds >= 0 for check in checks)
 
 
 def test_a_server_that_is_not_envoy_fails_the_http_checks(not_envoy: str, cluster: dict[str, str]) -> None:
@@ -154,7 +153,7 @@ def test_no_pod_fails(envoy: str, cluster: dict[str, str]) -> None:
     assert checks[3].detail == "no httpbin pod in namespace sample"
 
 
-def test_a_stack_without_the_sample_says_how_to_add_it(cluster: dict[str, str]) -> None:
+def test_a_stack_without_the_sample_says_how_to_add_it() -> None:
     (check,) = verify.verify({"ingressUrl": "http://127.0.0.1:1", "kubeconfig": "", "kubeContext": "x"})
     assert not check.passed
     assert "pulumi config set sample true" in check.detail

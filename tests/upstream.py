@@ -63,16 +63,16 @@ def _render(chart: str, name: str, namespace: str, values_json: str) -> str:
     return json.dumps(documents)
 
 
+def render_chart(chart: str, name: str, namespace: str, values: dict[str, Any]) -> list[Object]:
+    """The objects Helm installs for a release of `chart` (a chart name, as a
+    Release names it). Cached per (chart, release, values) within a run; each
+    call returns fresh copies."""
+    return list(json.loads(_render(chart, name, namespace, json.dumps(values, sort_keys=True))))
+
+
 def render(release: ChartRelease, values: dict[str, Any] | None = None) -> list[Object]:
-    """The objects Helm installs for this release (with other `values`, if given).
-    Cached per (release, values) within a run; each call returns fresh copies."""
-    rendered = _render(
-        release.chart,
-        release.name,
-        release.namespace,
-        json.dumps(release.values if values is None else values, sort_keys=True),
-    )
-    return list(json.loads(rendered))
+    """The objects Helm installs for this release of the plan (with other `values`, if given)."""
+    return render_chart(release.chart, release.name, release.namespace, release.values if values is None else values)
 
 
 def without_value(tree: dict[str, Any], path: str) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 # Make sure this stack's minikube profile runs, then print how to reach it: the
 # node IP on the first line, then a self-contained kubeconfig holding only the
 # profile's context. Runs on every preview and up.
-# Input from the environment: MINIKUBE_PROFILE.
+# Inputs from the environment (components/shell.py, access_environment): MINIKUBE_PROFILE, KUBE_CONTEXT.
 set -euo pipefail
-: "${MINIKUBE_PROFILE:?}"
+: "${MINIKUBE_PROFILE:?}" "${KUBE_CONTEXT:?}"
 
 # minikube status exits 0 when all runs, a bitmask of what is down otherwise
 # (1 host, 2 kubelet/apiserver, 4 kubeconfig), and 85 for an unknown profile.
@@ -36,5 +36,5 @@ if [ "$ip_code" -ne 0 ]; then
   echo "local-mesh: 'minikube ip' failed for profile ${MINIKUBE_PROFILE} (exit ${ip_code})" >&2
   exit "$ip_code"
 fi
-kubeconfig=$(kubectl config view --raw --minify --flatten --context="$MINIKUBE_PROFILE")
+kubeconfig=$(kubectl config view --raw --minify --flatten --context="$KUBE_CONTEXT")
 printf '%s\n%s\n' "$node_ip" "$kubeconfig"

@@ -1,6 +1,6 @@
 """`make verify`: prove the selected stack's mesh works, from its outputs alone.
 
-    python -m components.verify [--stack NAME]
+    python -m tools.verify [--stack NAME]
 
 Reads `pulumi stack output` of that stack and touches nothing else: it sends
 three HTTP requests to the ingress and asks the stack's own kube context (via
@@ -67,7 +67,7 @@ def _expect(url: str, status: int) -> tuple[bool, str]:
     return got == status and server == ENVOY, f"GET {url} -> {got}, server: {server or '(none)'}"
 
 
-def _answers(ingress_url: str) -> tuple[bool, str]:
+def _accepts_connections(ingress_url: str) -> tuple[bool, str]:
     parts = urlsplit(ingress_url)
     host, port = parts.hostname or "", parts.port or 80
     with socket.create_connection((host, port), timeout=TIMEOUT_SECONDS):
@@ -97,7 +97,7 @@ def pods_in_mesh(pod_list: Mapping[str, Any]) -> tuple[bool, str]:
     return True, f"{len(pods)} httpbin pod(s) with {' and '.join(sorted(ways))}"
 
 
-def _sidecar(kubeconfig: str, context: str) -> tuple[bool, str]:
+def _httpbin_in_mesh(kubeconfig: str, context: str) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "kubeconfig")
         with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
@@ -131,12 +131,12 @@ def verify(outputs: Mapping[str, Any]) -> list[Check]:
         ]
     ingress_url = str(outputs["ingressUrl"])
     return [
-        _timed("ingress IP answers", lambda: _answers(ingress_url)),
+        _timed("ingress IP answers", lambda: _accepts_connections(ingress_url)),
         _timed("routed path: 200 from Envoy", lambda: _expect(str(outputs["sampleUrl"]), 200)),
         _timed("unrouted path: 404 from Envoy", lambda: _expect(ingress_url + UNROUTED_PATH, 404)),
         _timed(
             "httpbin pod is in the mesh",
-            lambda: _sidecar(str(outputs["kubeconfig"]), str(outputs["kubeContext"])),
+            lambda: _httpbin_in_mesh(str(outputs["kubeconfig"]), str(outputs["kubeContext"])),
         ),
     ]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.minikube import cluster_environment, parse_cluster_access, recreate_triggers
 from components.settings import parse_settings
+from components.shell import cluster_environment, parse_cluster_access, recreate_triggers
 from tests.harness import raw_config as raw
 
 KUBECONFIG = yaml.safe_dump(

@@ -1,15 +1,19 @@
-"""What the cluster component hands to the shell, and how it reads the answers. Pure.
+"""The boundary between Python and the shell scripts in components/scripts/:
+the environment each script expects (the names opposite its `: "${X:?}"`
+header) and how its answer is read. Pure.
 
-The scripts under components/scripts/ receive every value through environment
-variables, never pasted into their text, so a config value cannot become shell.
+Every value reaches a script through an environment variable, never pasted
+into its text, so a config value cannot become shell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
+import pulumi
 import yaml
 
 from components.settings import Settings
@@ -17,6 +21,11 @@ from components.settings import Settings
 SCRIPTS = Path(__file__).parent / "scripts"
 # Commands run their scripts with bash (the scripts use bash features), found on PATH.
 INTERPRETER = ["bash", "-c"]
+
+# How long the MetalLB webhook gate retries (metallb-webhook-ready.sh): a first
+# install on a cold laptop pulls MetalLB's images before the webhook can serve.
+WEBHOOK_WAIT_SECONDS = 300
+WEBHOOK_POLL_SECONDS = 2
 
 
 def script(name: str) -> str:
@@ -26,12 +35,30 @@ def script(name: str) -> str:
 
 
 def cluster_environment(settings: Settings) -> dict[str, str]:
+    """cluster-create.sh and cluster-delete.sh."""
     return {
         "MINIKUBE_PROFILE": settings.profile,
         "MINIKUBE_DRIVER": settings.driver,
         "MINIKUBE_CPUS": str(settings.cpus),
         "MINIKUBE_MEMORY": f"{settings.memory_mb}mb",
         "MINIKUBE_KUBERNETES_VERSION": settings.kubernetes_version,
+    }
+
+
+def access_environment(settings: Settings) -> dict[str, str]:
+    """cluster-access.sh."""
+    return {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
+
+
+def webhook_gate_environment(
+    kubeconfig: pulumi.Input[str], probe_manifest: pulumi.Input[str]
+) -> Mapping[str, pulumi.Input[str]]:
+    """metallb-webhook-ready.sh: the kubeconfig (a secret) and the pool to dry-run, as JSON."""
+    return {
+        "KUBECONFIG_CONTENT": kubeconfig,
+        "PROBE_MANIFEST": probe_manifest,
+        "WAIT_SECONDS": str(WEBHOOK_WAIT_SECONDS),
+        "POLL_SECONDS": str(WEBHOOK_POLL_SECONDS),
     }
 
 
