@@ -216,7 +216,8 @@ def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: Program
         # istiod's webhook injects the sidecar and istio-base brings the CRDs;
         # the ingress gateway rolls out meanwhile, off the sample's path.
         assert demo.depends_on(resource, demo.releases()["istiod"]), resource.name
-        assert not demo.depends_on(resource, demo.releases()["istio-ingressgateway"]), resource.name
+        for unneeded in ("istio-ingressgateway", "metallb"):
+            assert not demo.depends_on(resource, demo.releases()[unneeded]), (resource.name, unneeded)
         if resource.type != "kubernetes:core/v1:Namespace":
             assert resource.inputs["metadata"]["namespace"] == "sample"
             assert demo.depends_on(resource, sample["Namespace"]), resource.name
