@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import yaml
@@ -30,23 +31,15 @@ from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dott
 
 Version = tuple[int, int, int]
 
-# The oldest tool versions local-mesh is built and documented for (README, Prerequisites).
-MINIMUM_TOOL_VERSIONS: dict[str, Version] = {
-    "docker": (24, 0, 0),
-    "minikube": (1, 38, 1),
-    "kubectl": (1, 34, 0),
-    # Older CLIs keep resources deleted_with a replaced resource in state
-    # instead of replacing them (pulumi #23817, fixed by #23818, merged after
-    # 3.259.0): a recreated cluster would be left without its Helm releases.
-    "pulumi": (3, 260, 0),
-}
+# The oldest and the fetched version of each tool, shared with tools/fetch-tools.sh.
+TOOL_VERSIONS_FILE = Path(__file__).parent / "tool-versions.env"
 INSTALL_HINTS = {
     "docker": "https://docs.docker.com/engine/install/",
     "minikube": "https://minikube.sigs.k8s.io/docs/start/",
     "kubectl": "https://kubernetes.io/docs/tasks/tools/",
     "pulumi": "https://www.pulumi.com/docs/install/",
 }
-# Where `make up` gets a newer tool (components/scripts/fetch-tools.sh).
+# Where `make up` gets a newer tool (tools/fetch-tools.sh).
 UPGRADE_HINTS = {
     "pulumi": "run it with `make up`, which fetches the pinned pulumi into .tools/bin",
 }
@@ -90,6 +83,25 @@ def parse_version(text: str) -> Version | None:
         return None
     major, minor, patch = match.groups()
     return int(major), int(minor), int(patch or 0)
+
+
+def read_tool_versions(text: str) -> dict[str, str]:
+    """tool-versions.env: KEY=VALUE lines and # comments."""
+    lines = (line.strip() for line in text.splitlines())
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def minimum_versions(versions: dict[str, str]) -> dict[str, Version]:
+    """Each tool's oldest version local-mesh runs with (README, Prerequisites), from its <TOOL>_MINIMUM."""
+    suffix = "_MINIMUM"
+    return {
+        key.removesuffix(suffix).lower(): version
+        for key, value in versions.items()
+        if key.endswith(suffix) and (version := parse_version(value)) is not None
+    }
+
+
+MINIMUM_TOOL_VERSIONS = minimum_versions(read_tool_versions(TOOL_VERSIONS_FILE.read_text()))
 
 
 def tools_needed(driver: str) -> list[str]:

@@ -10,7 +10,7 @@ import yaml
 
 from components.footprint import total
 from components.plan import release_plan
-from components.preflight import MINIMUM_TOOL_VERSIONS
+from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
 from tests.harness import REPO
 
@@ -80,3 +80,9 @@ def test_readme_profile_table_matches_the_footprint() -> None:
                 "dev",
             )
             assert cell.strip() == str(total(settings, release_plan(settings))), (profile, resources)
+
+
+def test_readme_names_the_versions_make_up_fetches() -> None:
+    pinned = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
+    fetched = ", ".join(f"{tool.lower()} {pinned[f'{tool}_PINNED']}" for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
+    assert f"({fetched})" in " ".join(README.split())

@@ -1,4 +1,4 @@
-"""components/scripts/fetch-tools.sh against a release server on loopback that
+"""tools/fetch-tools.sh against a release server on loopback that
 lays out files as the real publishers do (minikube and pulumi on GitHub
 releases, kubectl on dl.k8s.io), with checksum files beside them."""
 
@@ -17,9 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from components.preflight import MINIMUM_TOOL_VERSIONS
-from components.shell import SCRIPTS
-from tests.harness import FAKE_BIN, closed_loopback_url, serve_directory
+from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
+from tests.harness import FAKE_BIN, REPO, closed_loopback_url, serve_directory
+
+FETCH_TOOLS = REPO / "tools" / "fetch-tools.sh"
+# What the script fetches (components/tool-versions.env, which it reads too).
+PINNED = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
+MINIKUBE, KUBECTL, PULUMI = (PINNED[f"{tool}_PINNED"] for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
 UTILITIES = (
@@ -58,9 +62,9 @@ def publish(path: Path, content: bytes, checksum: bytes | None = None) -> None:
 
 def publish_all(root: Path, kubectl_checksum_of: bytes | None = None) -> None:
     arch, pulumi_arch = ARCH
-    publish(root / f"minikube/v1.38.1/minikube-linux-{arch}", b"#!/bin/sh\necho v1.38.1\n")
+    publish(root / f"minikube/v{MINIKUBE}/minikube-linux-{arch}", f"#!/bin/sh\necho v{MINIKUBE}\n".encode())
     kubectl = b"#!/bin/sh\necho kubectl\n"
-    publish(root / f"kubectl/v1.35.1/bin/linux/{arch}/kubectl", kubectl, kubectl_checksum_of)
+    publish(root / f"kubectl/v{KUBECTL}/bin/linux/{arch}/kubectl", kubectl, kubectl_checksum_of)
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         for name in ("pulumi", "pulumi-language-python"):
@@ -68,18 +72,19 @@ def publish_all(root: Path, kubectl_checksum_of: bytes | None = None) -> None:
             info = tarfile.TarInfo(f"pulumi/{name}")
             info.size, info.mode = len(data), 0o755
             tar.addfile(info, io.BytesIO(data))
-    name = f"pulumi-v3.272.0-linux-{pulumi_arch}.tar.gz"
-    (root / "pulumi/v3.272.0").mkdir(parents=True)
-    (root / "pulumi/v3.272.0" / name).write_bytes(archive.getvalue())
+    # The release assets' names (GitHub releases of pulumi/pulumi; shared/upstream README).
+    name = f"pulumi-v{PULUMI}-linux-{pulumi_arch}.tar.gz"
+    (root / f"pulumi/v{PULUMI}").mkdir(parents=True)
+    (root / f"pulumi/v{PULUMI}" / name).write_bytes(archive.getvalue())
     digest = hashlib.sha256(archive.getvalue()).hexdigest()
     other = "0" * 64
-    (root / "pulumi/v3.272.0/pulumi-3.272.0-checksums.txt").write_text(
-        f"{other}  pulumi-v3.272.0-darwin-x64.tar.gz\n{digest}  {name}\n"
+    (root / f"pulumi/v{PULUMI}/pulumi-{PULUMI}-checksums.txt").write_text(
+        f"{other}  pulumi-v{PULUMI}-darwin-x64.tar.gz\n{digest}  {name}\n"
     )
 
 
 def fetch(
-    tmp_path: Path, base_url: str, *on_path: str, pulumi_version: str = "3.272.0"
+    tmp_path: Path, base_url: str, *on_path: str, pulumi_version: str = PULUMI
 ) -> subprocess.CompletedProcess[str]:
     """Run the script with a PATH holding only basic utilities (and `on_path`;
     a pulumi there is the stand-in, answering `pulumi version` with `pulumi_version`)."""
@@ -106,7 +111,7 @@ def fetch(
         "FAKE_PULUMI_VERSION": pulumi_version,
     }
     return subprocess.run(
-        ["bash", str(SCRIPTS / "fetch-tools.sh"), str(tmp_path / "tools")],
+        ["bash", str(FETCH_TOOLS), str(tmp_path / "tools")],
         env=environment,
         capture_output=True,
         text=True,
@@ -125,7 +130,7 @@ def test_missing_tools_are_fetched_verified_and_installed_locally(
     tools = tmp_path / "tools"
     assert sorted(path.name for path in tools.iterdir()) == ["kubectl", "minikube", "pulumi", "pulumi-language-python"]
     assert all(os.access(path, os.X_OK) for path in tools.iterdir())
-    assert subprocess.run([str(tools / "minikube")], capture_output=True, text=True).stdout == "v1.38.1\n"
+    assert subprocess.run([str(tools / "minikube")], capture_output=True, text=True).stdout == f"v{MINIKUBE}\n"
 
 
 def test_a_checksum_mismatch_installs_nothing(tmp_path: Path, release_server: tuple[str, Path, list[str]]) -> None:
@@ -133,7 +138,7 @@ def test_a_checksum_mismatch_installs_nothing(tmp_path: Path, release_server: tu
     publish_all(root, kubectl_checksum_of=b"something else")
     result = fetch(tmp_path, base_url)
     assert result.returncode == 1
-    assert "local-mesh: kubectl v1.35.1 failed its SHA-256 check (expected " in result.stderr
+    assert f"local-mesh: kubectl v{KUBECTL} failed its SHA-256 check (expected " in result.stderr
     assert not (tmp_path / "tools" / "kubectl").exists()
 
 
@@ -142,7 +147,7 @@ def test_no_network_is_one_clear_line(tmp_path: Path) -> None:
     result = fetch(tmp_path, closed)
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"local-mesh: cannot download {closed}/minikube/v1.38.1/minikube-linux-")
+    assert line.startswith(f"local-mesh: cannot download {closed}/minikube/v{MINIKUBE}/minikube-linux-")
     assert line.endswith("check the network, or install the tool yourself (see README)")
 
 

@@ -8,13 +8,13 @@
 set -euo pipefail
 tools_dir=${1:?usage: fetch-tools.sh DIR}
 
-MINIKUBE_VERSION=${MINIKUBE_VERSION:-v1.38.1}
-KUBECTL_VERSION=${KUBECTL_VERSION:-v1.35.1}
-PULUMI_VERSION=${PULUMI_VERSION:-3.272.0}
-# The oldest pulumi local-mesh runs with (components/preflight.py,
-# MINIMUM_TOOL_VERSIONS): older CLIs do not replace resources deleted_with a
-# replaced resource (pulumi #23818).
-PULUMI_MINIMUM_VERSION=3.260.0
+case "${BASH_SOURCE[0]}" in */*) here=${BASH_SOURCE[0]%/*} ;; *) here=. ;; esac
+# shellcheck source=SCRIPTDIR/../components/tool-versions.env
+source "$here/../components/tool-versions.env"
+MINIKUBE_VERSION=v$MINIKUBE_PINNED
+KUBECTL_VERSION=v$KUBECTL_PINNED
+PULUMI_VERSION=$PULUMI_PINNED
+PULUMI_MINIMUM_VERSION=$PULUMI_MINIMUM
 MINIKUBE_BASE_URL=${MINIKUBE_BASE_URL:-https://github.com/kubernetes/minikube/releases/download}
 KUBECTL_BASE_URL=${KUBECTL_BASE_URL:-https://dl.k8s.io/release}
 PULUMI_BASE_URL=${PULUMI_BASE_URL:-https://github.com/pulumi/pulumi/releases/download}
