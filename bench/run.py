@@ -32,8 +32,9 @@ RUNS = 7
 # --wait (image pulls, readiness), a Deployment rolling out.
 LONG_TYPES = ("command:local:Command", "kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment")
 SHORT_COMMANDS = ("metallb-webhook-ready",)  # a bounded poll, seconds once MetalLB is up
-# The seed article's flow, each step waiting for the one before.
-SEED_ARTICLE_STEPS = (
+# The same mesh set up by hand (minikube's metallb addon, istioctl's demo
+# profile), each step waiting for the one before.
+BY_HAND_STEPS = (
     "minikube start",
     "minikube addons enable metallb",
     "minikube addons configure metallb",
@@ -104,7 +105,7 @@ def main() -> None:
     metallb = next(r for r in run.registrations if r.name == "metallb" and r.custom)
     print("\nlong-running steps that must run one after another:")
     print(f"  {'local-mesh (critical path)':<28} {len(path)}  {' -> '.join(r.name for r in path)}")
-    print(f"  {'seed article (manual)':<28} {len(SEED_ARTICLE_STEPS)}  {' -> '.join(SEED_ARTICLE_STEPS)}")
+    print(f"  {'by hand (addon + istioctl)':<28} {len(BY_HAND_STEPS)}  {' -> '.join(BY_HAND_STEPS)}")
     print(f"  MetalLB on the critical path: {'yes' if metallb in path else 'no (installs beside istio-base/istiod)'}")
 
     print("\nwhat the mesh requests (control plane, gateways, MetalLB, httpbin + sidecar):")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
 NODE_PREFIX_LENGTH = 24
-# The seed article's hand-picked 192.168.49.100-192.168.49.120, for any /24.
+# .100-.120 of the node's /24: on minikube's first network, 192.168.49.100-192.168.49.120,
+# clear of the gateway (.1), the first nodes (.2 up) and the top of the range.
 DEFAULT_POOL_HOSTS = (100, 120)
 
 

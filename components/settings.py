@@ -69,7 +69,6 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    stack: str
     profile: str
     driver: str
     cpus: int
@@ -264,7 +263,6 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
     return Settings(
-        stack=stack,
         profile=profile,
         driver=driver,
         cpus=cpus,

@@ -19,8 +19,9 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -78,20 +79,28 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
+def serve_loopback(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering with `handler`; yields its base URL.
+    It polls for shutdown every 50 ms, so a test ends in milliseconds."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def serve_directory(directory: Path) -> Iterator[tuple[str, Path, list[str]]]:
     """An HTTP server on 127.0.0.1 for `directory`'s files (404 for others), the
     folder made if missing; yields its base URL, the folder and the paths requested so far."""
     directory.mkdir(parents=True, exist_ok=True)
     requests: list[str] = []
     handler = type("Handler", (_QuietHandler,), {"requests": requests})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", directory, requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(functools.partial(handler, directory=str(directory))) as url:
+        yield url, directory, requests
 
 
 def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -113,8 +122,7 @@ def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
 def publish_chart_repositories(root: Path) -> Path:
     """Stand-ins for MetalLB's and Istio's chart repositories: each lists the charts
     the upstream copies hold, under their Chart.yaml names, at the versions Pulumi.yaml pins."""
-    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
-    defaults = {key: value["default"] for key, value in declared.items() if ":" not in key}
+    defaults = project_defaults()
     metallb_chart = yaml.safe_load(upstream("metallb-0.16.1/chart/Chart.yaml").read_text())["name"]
     istio_charts = [
         yaml.safe_load(chart.read_text())["name"]
@@ -181,9 +189,15 @@ def secret_paths(value: Any, path: str = "") -> set[str]:
     return set()
 
 
+@cache
+def pulumi_project() -> dict[str, Any]:
+    """Pulumi.yaml, the project file the CLI reads."""
+    return dict(yaml.safe_load((REPO / "Pulumi.yaml").read_text()))
+
+
 def project_defaults() -> dict[str, str]:
     """Pulumi.yaml's declared defaults of the project's own keys, as the CLI passes them (strings)."""
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project = pulumi_project()
     return {
         key: value["default"] if isinstance(value["default"], str) else json.dumps(value["default"])
         for key, value in project["config"].items()
@@ -194,7 +208,7 @@ def project_defaults() -> dict[str, str]:
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
     """What the Pulumi CLI hands the program: Pulumi.yaml's defaults, then the
     stack file's values, then `pulumi config set` overrides."""
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project = pulumi_project()
     config: dict[str, Any] = {}
     for key, declaration in project["config"].items():
         if ":" in key:

@@ -3,16 +3,13 @@ the test command CI runs."""
 
 from __future__ import annotations
 
-import json
 import re
-
-import yaml
 
 from components.footprint import total
 from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
-from tests.harness import REPO
+from tests.harness import REPO, project_defaults
 
 README = (REPO / "README.md").read_text()
 
@@ -21,11 +18,6 @@ def readme_config_table() -> dict[str, str]:
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", section, re.MULTILINE)
     return {key: default.strip('"') for key, default in rows}
-
-
-def project_defaults() -> dict[str, str]:
-    declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
-    return {key: json.dumps(value["default"]).strip('"') for key, value in declared.items() if ":" not in key}
 
 
 def test_readme_config_table_matches_pulumi_yaml() -> None:

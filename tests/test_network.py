@@ -14,7 +14,7 @@ from tests.harness import ProgramFailedError, run_program
 @pytest.mark.parametrize(
     ("node_ip", "pool"),
     [
-        ("192.168.49.2", "192.168.49.100-192.168.49.120"),  # the seed article's range
+        ("192.168.49.2", "192.168.49.100-192.168.49.120"),  # minikube's first network
         ("192.168.58.2", "192.168.58.100-192.168.58.120"),  # a second profile's network
         ("10.1.2.77", "10.1.2.100-10.1.2.120"),
     ],

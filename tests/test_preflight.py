@@ -121,7 +121,7 @@ def test_a_host_too_small_for_minikube_says_so() -> None:
 
 
 def test_memory_that_leaves_the_host_no_room_is_a_warning_with_the_numbers() -> None:
-    # The seed article's case: 8 GB asked of a host with little more than that.
+    # istioctl's demo-sized node (8 GB) asked of a host with little more than that.
     errors, warnings = find_problems(settings(memory="8g"), replace(GOOD, memory_mb=8800))
     assert errors == []
     assert warnings == [

@@ -11,7 +11,7 @@ import yaml
 
 from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
 from tests.conftest import SharedRun
-from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, run_program
+from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, pulumi_project, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 COMMAND = "command:local:Command"
@@ -95,7 +95,7 @@ def test_stack_outputs(demo: ProgramRun) -> None:
         "nodeIp": "192.168.49.2",
         "addressPool": "192.168.49.100-192.168.49.120",
         "kubeContext": "local-mesh-dev",
-        "istioVersion": "1.31.1",
+        "istioVersion": project_defaults()["istioVersion"],
         "sampleUrl": "http://192.168.49.100/status/200",
     }
     kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
@@ -126,8 +126,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
 
 
 def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
-    project = yaml.safe_load((Path(__file__).parent.parent / "Pulumi.yaml").read_text())
-    assert project["config"]["pulumi:disable-default-providers"] == ["kubernetes"]
+    assert pulumi_project()["config"]["pulumi:disable-default-providers"] == ["kubernetes"]
 
 
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:

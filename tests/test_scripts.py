@@ -48,7 +48,7 @@ def test_create_starts_the_profile_with_the_configured_size(machine: dict[str, s
     assert result.returncode == 0, result.stderr
     profile = state(machine)["profiles"]["local-mesh-dev"]
     assert (profile["status"], profile["cpus"], profile["memory"], profile["driver"]) == ("Running", 3, 6144, "docker")
-    assert profile["kubernetesVersion"] == "v1.35.1"
+    assert profile["kubernetesVersion"] == cluster_env()["MINIKUBE_KUBERNETES_VERSION"]
     # minikube's progress reaches the user (on stderr); stdout stays clean.
     assert "To connect to this cluster, use:  --context=local-mesh-dev" in result.stderr
     assert result.stdout == ""

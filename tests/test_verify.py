@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from components.settings import parse_settings
 from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
-from tests.harness import closed_loopback_url, fake_environment, run_shell, set_fake_profile
+from tests.harness import closed_loopback_url, fake_environment, run_shell, serve_loopback, set_fake_profile
 from tests.harness import raw_config as raw
 from tools import verify
 
@@ -46,10 +45,8 @@ class Ingress(http.server.BaseHTTPRequestHandler):
 
 
 def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_loopback(handler) as url:
+        yield url
 
 
 @pytest.fixture
