@@ -18,7 +18,7 @@ cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, plan, cluster)
 istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
 if settings.sample:
-    sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.control_plane])
+    sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.mesh_ready])
     pulumi.export("sampleUrl", sample.url)
 
 pulumi.export("ingressIp", istio.ingress_ip)

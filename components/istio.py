@@ -29,12 +29,13 @@ class Istio(pulumi.ComponentResource):
     """The plan's Istio releases in its order (ambient: base -> Gateway API
     CRDs -> istiod -> istio-cni -> ztunnel -> gateway, Istio's ambient install
     order). `waits_for` gives the steps outside Istio that a release waits for
-    (MetalLB's pool, for the ingress gateway). `control_plane` is istiod:
-    whatever needs sidecars injected or Istio's CRDs waits for it."""
+    (MetalLB's pool, for the ingress gateway). A workload waits for
+    `mesh_ready` to join the mesh as it starts (istiod's injection webhook
+    and Istio's CRDs; in ambient, the node agents too)."""
 
     ingress_ip: pulumi.Output[str]
     istio_version: pulumi.Output[str]
-    control_plane: kubernetes.helm.v3.Release
+    mesh_ready: kubernetes.helm.v3.Release
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class Istio(pulumi.ComponentResource):
                 )
             ]
         installed = install_releases(releases, steps, lambda before: cluster.in_cluster(self, before))
-        self.control_plane = installed["istiod"]
+        self.mesh_ready = installed[plan.mesh_ready]
         if settings.mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.
             kubernetes.apiextensions.CustomResource(
@@ -65,7 +66,7 @@ class Istio(pulumi.ComponentResource):
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
                 spec=peer_authentication_spec(),
-                opts=cluster.in_cluster(self, [self.control_plane]),
+                opts=cluster.in_cluster(self, [installed["istiod"]]),
             )
 
         # The ID comes from the release's outputs, not a constant: a constant ID

@@ -119,6 +119,9 @@ class Plan:
     releases: tuple[ChartRelease, ...]
     ambient: bool  # sidecar-less: workloads join by namespace label, istio-cni and ztunnel run
     sidecar: Requests | None  # what istiod's injector gives each sidecar (None: no sidecars)
+    # The release after which a workload joins the mesh as it starts: istiod
+    # (its webhook injects the sidecar), or in ambient the node agents' last.
+    mesh_ready: str
 
     def release(self, name: str) -> ChartRelease:
         (found,) = [release for release in self.releases if release.name == name]
@@ -265,7 +268,7 @@ def release_plan(settings: Settings) -> Plan:
     ambient = settings.istio_profile == "ambient"
     releases = [_metallb(settings, lean), _istio("istio-base", "base", settings, {}, ())]
     releases.append(_istiod(settings, lean, ambient))
-    control_plane = "istiod"
+    mesh_ready = "istiod"
     if ambient:
         # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
         # platform: minikube sets cni.cniNetnsDir=/var/run/docker/netns, where
@@ -281,12 +284,12 @@ def release_plan(settings: Settings) -> Plan:
         ztunnel_pod = Pod("ztunnel", "DaemonSet", _requests(lean, "ztunnel", ZTUNNEL_DEFAULT), surges=True)
         releases.append(_istio("istio-cni", "cni", settings, cni, ("istiod",), pods=(cni_pod,)))
         releases.append(_istio("ztunnel", "ztunnel", settings, ztunnel, ("istio-cni",), pods=(ztunnel_pod,)))
-        control_plane = "ztunnel"
+        mesh_ready = "ztunnel"
     # Gateway pods use `image: auto`, filled in by istiod's injection webhook.
     # Helm counts a LoadBalancer Service ready once it has an IP: the ingress
     # waits for MetalLB's pool.
-    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", settings, lean, (control_plane, LOAD_BALANCER)))
+    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", settings, lean, (mesh_ready, LOAD_BALANCER)))
     if settings.istio_profile == "demo":
-        releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", settings, lean, (control_plane,)))
+        releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", settings, lean, (mesh_ready,)))
     sidecar = None if ambient else _requests(lean, "sidecar", SIDECAR_DEFAULT[settings.istio_profile])
-    return Plan(tuple(releases), ambient, sidecar)
+    return Plan(tuple(releases), ambient, sidecar, mesh_ready)

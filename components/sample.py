@@ -91,8 +91,9 @@ class Sample(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:sample:Sample", name, None, opts)
-        # After istiod (and so istio-base): a pod created before the injection
-        # webhook serves would start without its sidecar, and the Gateway and
+        # After the mesh is ready for workloads (istiod, and so istio-base; in
+        # ambient the node agents): a pod created before the injection webhook
+        # serves would start without its sidecar, and the Gateway and
         # VirtualService need Istio's CRDs. Not after the ingress gateway: the
         # sample rolls out while the gateway does.
         in_cluster = cluster.in_cluster(self, waits_for)

@@ -131,3 +131,12 @@ def test_strict_mtls_is_one_mesh_wide_peer_authentication_after_istiod(
 def test_permissive_leaves_istios_default(shared_run: SharedRun) -> None:
     run = shared_run(mtls="permissive")
     assert run.of_type("kubernetes:security.istio.io/v1:PeerAuthentication") == []
+
+
+def test_the_ambient_sample_waits_for_the_node_agents_not_the_gateway(ambient: ProgramRun) -> None:
+    """An ambient pod is redirected by istio-cni into ztunnel: the sample starts
+    once both run, beside the ingress gateway rather than after it."""
+    (httpbin,) = ambient.of_type("kubernetes:apps/v1:Deployment")
+    releases = ambient.releases()
+    assert ambient.depends_on(httpbin, releases["ztunnel"])
+    assert not ambient.depends_on(httpbin, releases["istio-ingressgateway"])
