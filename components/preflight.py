@@ -158,10 +158,13 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
     plan = release_plan(settings)
     needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
+    each = ""
+    if settings.nodes > 1:
+        mesh, each = f"{mesh} on {settings.nodes} nodes", " per node"
     if settings.cpus < needed_cpus or settings.memory_mb < needed_memory_mb:
         errors.append(
             f"{PROJECT}:cpus {settings.cpus} / {PROJECT}:memory {settings.memory_mb} MB cannot hold {mesh}: "
-            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests "
+            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB{each} (the mesh requests "
             f"{total(settings, plan)}, a rolling upgrade {upgrade_surge(plan)} more, "
             f"Kubernetes itself about {NODE_OVERHEAD})"
         )

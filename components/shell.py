@@ -42,6 +42,7 @@ def cluster_environment(settings: Settings) -> dict[str, str]:
         "MINIKUBE_CPUS": str(settings.cpus),
         "MINIKUBE_MEMORY": f"{settings.memory_mb}mb",
         "MINIKUBE_KUBERNETES_VERSION": settings.kubernetes_version,
+        "MINIKUBE_NODES": str(settings.nodes),
     }
 
 

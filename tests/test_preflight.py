@@ -105,6 +105,17 @@ def test_a_node_too_small_for_the_mesh_is_refused_with_what_it_needs() -> None:
     assert find_problems(fits, GOOD) == ([], [])
 
 
+def test_on_several_nodes_the_size_asked_is_each_nodes() -> None:
+    # One node of 4g cannot hold ambient with the charts' own requests (above); on
+    # three, each node still runs istio-cni and ztunnel, and one of them istiod.
+    (error,) = find_problems(settings(istioProfile="ambient", resources="istio", nodes="3"), GOOD)[0]
+    assert "cannot hold istioProfile ambient with resources istio on 3 nodes: it needs at least 2 CPUs and " in error
+    needed_mb = int(error.split(" CPUs and ", 1)[1].split(" MB per node", 1)[0])
+    assert 4096 < needed_mb < 6372
+    fits = settings(istioProfile="ambient", resources="istio", nodes="3", memory=f"{needed_mb}m")
+    assert find_problems(fits, GOOD) == ([], [])
+
+
 def test_more_memory_than_the_host_has_is_refused_with_the_numbers() -> None:
     (error,) = find_problems(settings(memory="8g"), replace(GOOD, memory_mb=7900))[0]
     assert error == (

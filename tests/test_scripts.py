@@ -80,13 +80,35 @@ def test_create_refuses_a_profile_that_exists_with_another_size(machine: dict[st
     result = run("cluster-create.sh", machine, **cluster_env(cpus="2", memory="4g"))
     assert result.returncode != 0
     (line,) = result.stderr.splitlines()
-    assert "4 CPUs and 8192 MB" in line
-    assert "2 CPUs and 4096 MB" in line
+    assert "1 nodes of 4 CPUs and 8192 MB" in line
+    assert "1 nodes of 2 CPUs and 4096 MB" in line
     assert "minikube delete -p local-mesh-dev" in line
     assert not any(
         call[:2] in (["minikube", "start"], ["minikube", "delete"]) for call in state(machine)["calls"][calls_before:]
     )
     assert state(machine)["profiles"]["local-mesh-dev"]["cpus"] == 4
+
+
+def test_create_starts_every_node_and_the_profile_ip_is_the_control_planes(machine: dict[str, str]) -> None:
+    result = run("cluster-create.sh", machine, **cluster_env(nodes="3"))
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(run_shell("minikube profile list -o json --light", machine).stdout)
+    (profile,) = listed["valid"]
+    nodes = profile["Config"]["Nodes"]
+    assert [(node["Name"], node["ControlPlane"]) for node in nodes] == [("", True), ("m02", False), ("m03", False)]
+    access = run("cluster-access.sh", machine, **access_env())
+    assert access.returncode == 0, access.stderr
+    assert parse_cluster_access(access.stdout, "local-mesh-dev").node_ip == nodes[0]["IP"]
+
+
+def test_create_refuses_a_profile_that_exists_with_another_node_count(machine: dict[str, str]) -> None:
+    # minikube ignores --nodes for an existing profile (cmd/minikube/cmd/start.go:497-505).
+    assert run("cluster-create.sh", machine, **cluster_env()).returncode == 0
+    result = run("cluster-create.sh", machine, **cluster_env(nodes="3"))
+    assert result.returncode != 0
+    assert "already exists with 1 nodes" in result.stderr
+    assert "asks for 3 nodes" in result.stderr
+    assert "local-mesh:nodes to 1" in result.stderr
 
 
 def test_create_leaves_the_users_current_context_alone(machine: dict[str, str]) -> None:
