@@ -73,12 +73,12 @@ def test_a_pulumi_cli_without_the_deleted_with_fix_is_refused_with_where_make_up
     # after 3.259.0 (pulumi CHANGELOG.md; changelog/pending at the merge).
     for key, value in {**fake_environment(tmp_path), "FAKE_PULUMI_VERSION": "3.259.0"}.items():
         monkeypatch.setenv(key, value)
-    assert find_problems(settings(), gather_facts("docker"))[0] == [
+    assert find_problems(settings(), gather_facts(settings()))[0] == [
         "pulumi v3.259.0 is too old: local-mesh needs 3.260.0 or newer: "
         "run it with `make up`, which fetches the pinned pulumi into .tools/bin"
     ]
     monkeypatch.setenv("FAKE_PULUMI_VERSION", "3.260.0")
-    assert find_problems(settings(), gather_facts("docker"))[0] == []
+    assert find_problems(settings(), gather_facts(settings()))[0] == []
 
 
 def test_docker_is_only_needed_for_the_docker_driver() -> None:
@@ -163,7 +163,7 @@ def test_version_parsing(text: str, version: tuple[int, int, int]) -> None:
 def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_MEMORY_BYTES": str(12 * 1024**3)}.items():
         monkeypatch.setenv(key, value)
-    facts = gather_facts("docker")
+    facts = gather_facts(settings())
     assert facts == HostFacts(
         {"pulumi": "v3.272.0", "minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"}, None, 12288, 8
     )
@@ -178,7 +178,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
     # `docker version` prints the client version and exits 1.
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_DAEMON_DOWN": "1"}.items():
         monkeypatch.setenv(key, value)
-    facts = gather_facts("docker")
+    facts = gather_facts(settings())
     assert facts.tool_versions["docker"] == "28.2.2"
     assert (facts.memory_mb, facts.cpus) == (None, None)
     (error,) = find_problems(settings(), facts)[0]
@@ -188,7 +188,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
 
 def test_facts_report_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert gather_facts("docker").tool_versions == {"pulumi": None, "minikube": None, "kubectl": None, "docker": None}
+    assert gather_facts(settings()).tool_versions == {"pulumi": None, "minikube": None, "kubectl": None, "docker": None}
 
 
 def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path) -> None:
