@@ -1,4 +1,4 @@
-"""local-mesh: a cluster (minikube, or one you have) -> MetalLB -> Istio, with the ingress gateway's address as an output."""
+"""local-mesh: a cluster (minikube, or yours) -> MetalLB -> Istio; the ingress gateway's address as an output."""
 
 import pulumi
 

@@ -276,7 +276,7 @@ def gather_facts(settings: Settings) -> HostFacts:
 # Kubernetes quantity suffixes (k8s.io/apimachinery pkg/api/resource/quantity.go:
 # binarySI Ki..Ei, decimalSI m, k, M..E, or none).
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_QUANTITY_FACTORS = {
+_QUANTITY_FACTORS: dict[str | None, float] = {
     None: 1,
     "m": 0.001,
     **{suffix: 1000**power for power, suffix in enumerate("kMGTPE", start=1)},

@@ -291,13 +291,14 @@ def test_a_gateway_service_without_an_address_is_a_clear_error() -> None:
 
     from components.istio import IngressAddress, load_balancer_address
 
-    def status(**ingress: str) -> ServiceStatus:
-        return ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[LoadBalancerIngress(**ingress)]))
+    def status(ingress: LoadBalancerIngress) -> ServiceStatus:
+        return ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[ingress]))
 
-    assert load_balancer_address(status(ip="192.168.49.100")) == IngressAddress("192.168.49.100", None)
+    ip = status(LoadBalancerIngress(ip="192.168.49.100"))
+    assert load_balancer_address(ip) == IngressAddress("192.168.49.100", None)
     elb = "a1b2-123.eu-west-1.elb.amazonaws.com"
-    assert load_balancer_address(status(hostname=elb)) == IngressAddress(None, elb)
-    assert load_balancer_address(status(hostname=elb)).host == elb
+    assert load_balancer_address(status(LoadBalancerIngress(hostname=elb))) == IngressAddress(None, elb)
+    assert load_balancer_address(status(LoadBalancerIngress(hostname=elb))).host == elb
     for empty in (None, ServiceStatus(), ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[]))):
         with pytest.raises(ValueError, match="istio-ingressgateway has no LoadBalancer address: with loadBalancer"):
             load_balancer_address(empty)
