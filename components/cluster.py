@@ -157,6 +157,13 @@ class ExistingCluster(Cluster):
     The cluster is not local-mesh's to delete: nothing is `deleted_with`
     anything, so `pulumi destroy` uninstalls each release and object in the
     reverse order of their dependencies.
+
+    A Helm release local-mesh did not install is never adopted: the releases
+    leave `replace` unset, which helm.v3.Release hands to Helm's install action
+    (pulumi-kubernetes provider/pkg/provider/helm_release.go, Create:
+    `client.Replace = newRelease.Replace`), and Helm then refuses a name in use
+    with "cannot re-use a name that is still in use" (helm pkg/action/install.go,
+    availableName; helm/helm#8380).
     """
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:

@@ -162,3 +162,10 @@ def test_a_multi_node_minikube_starts_every_node_and_carves_the_pool_from_the_co
     assert fake_state(tmp_path / "machine")["profiles"]["local-mesh-dev"]["nodes"] == 3
     assert (run.outputs["nodeIp"], run.outputs["addressPool"]) == ("192.168.49.2", "192.168.49.100-192.168.49.120")
     assert run.outputs["profile"] == "local-mesh-dev"
+
+
+def test_a_release_of_the_same_name_is_refused_never_adopted(either: ProgramRun) -> None:
+    """Helm refuses to install over a release of that name unless `replace` is
+    set (components/cluster.py, ExistingCluster); no release sets it."""
+    for release in either.releases().values():
+        assert not release.inputs.get("replace"), release.name
