@@ -1,8 +1,9 @@
-"""local-mesh: minikube -> MetalLB -> Istio, with the ingress gateway's IP as an output."""
+"""local-mesh: a cluster (minikube, or yours) -> MetalLB -> Istio; the ingress gateway's address as an output."""
 
 import pulumi
 
-from components.cluster import MinikubeCluster
+from components.cluster import cluster_for
+from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
 from components.plan import LOAD_BALANCER, release_plan
@@ -14,18 +15,25 @@ settings = parse_settings(project_config(), pulumi.get_stack())
 plan = release_plan(settings)
 run_preflight(settings)
 
-cluster = MinikubeCluster("cluster", settings)
-metallb = MetalLB("metallb", settings, plan, cluster)
-istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
+cluster = cluster_for(settings)
+waits_for: Steps = {}
+if settings.metallb:
+    metallb = MetalLB("metallb", settings, plan, cluster)
+    waits_for = {LOAD_BALANCER: metallb.ready}
+    pulumi.export("addressPool", metallb.address_pool)
+istio = Istio("istio", settings, plan, cluster, waits_for=waits_for)
 if settings.sample:
-    sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.mesh_ready])
+    sample = Sample("sample", settings, plan, cluster, istio.ingress_address, waits_for=[istio.mesh_ready])
     pulumi.export("sampleUrl", sample.url)
 
+# An output whose value is None is left out of the stack's outputs
+# (pulumi/runtime/rpc.py serialize_properties): ingressIp or ingressHost, whichever the Service has.
 pulumi.export("ingressIp", istio.ingress_ip)
-pulumi.export("ingressUrl", pulumi.Output.concat("http://", istio.ingress_ip))
-pulumi.export("profile", cluster.profile)
+pulumi.export("ingressHost", istio.ingress_host)
+pulumi.export("ingressUrl", pulumi.Output.concat("http://", istio.ingress_address))
+if settings.on_minikube:
+    pulumi.export("profile", settings.profile)
 pulumi.export("nodeIp", cluster.node_ip)
-pulumi.export("addressPool", metallb.address_pool)
 pulumi.export("kubeContext", cluster.kube_context)
 pulumi.export("istioVersion", istio.istio_version)
 pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -1,8 +1,15 @@
-"""The minikube cluster and the one Kubernetes provider that reaches it."""
+"""The cluster local-mesh installs into, and the one Kubernetes provider that reaches it.
+
+One interface, two kinds: a minikube profile of local-mesh's own
+(`MinikubeCluster`), or a cluster the user already has, named by a context of
+their kubeconfig (`ExistingCluster`). MetalLB, Istio and the sample reach
+either only through the doors of `Cluster`: `in_cluster`, `with_cluster`,
+`reading`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -14,25 +21,72 @@ from components.shell import (
     ClusterAccess,
     access_environment,
     cluster_environment,
+    existing_access_environment,
     parse_cluster_access,
     recreate_triggers,
     script,
 )
 
 
-class MinikubeCluster(pulumi.ComponentResource):
+class Cluster(pulumi.ComponentResource):
+    """What every cluster provides: the node address MetalLB's pool is carved
+    from, the kubeconfig of its one context (a secret), that context's name,
+    and the options a resource in it gets."""
+
+    node_ip: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    kube_context: pulumi.Output[str]
+    _provider: kubernetes.Provider
+
+    def _read_access(
+        self, settings: Settings, script_name: str, environment: Mapping[str, str], after: Sequence[pulumi.Resource]
+    ) -> None:
+        """Run the script that prints the node address and the context's
+        kubeconfig. An invoke, not a resource: it runs on every preview and up,
+        so a kubeconfig whose API server moved is read afresh instead of being
+        served stale from state."""
+        access_output = local.run_output(
+            command=script(script_name),
+            interpreter=INTERPRETER,
+            environment=dict(environment),
+            # stdout carries the kubeconfig: keep it out of the logs.
+            logging=local.Logging.STDERR,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=list(after)),
+        )
+        access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(
+            lambda stdout: parse_cluster_access(stdout, settings.kube_context)
+        )
+        self.node_ip = access.apply(lambda a: a.node_ip)
+        self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
+        self.kube_context = pulumi.Output.from_input(settings.kube_context)
+
+    def in_cluster(self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options for a Kubernetes resource in this cluster: the one explicit provider."""
+        return pulumi.ResourceOptions.merge(
+            self.with_cluster(parent, depends_on), pulumi.ResourceOptions(provider=self._provider)
+        )
+
+    def with_cluster(
+        self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
+        """Options for a resource outside Kubernetes that acts on the cluster (a
+        Command that waits on it)."""
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))
+
+    def reading(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options to read an object the cluster has (`Service.get`)."""
+        return pulumi.ResourceOptions(parent=parent, provider=self._provider)
+
+
+class MinikubeCluster(Cluster):
     """A minikube profile of its own, its node IP and a provider bound to it.
 
     Everything in the cluster, and everything that lives only as long as it,
     is `deleted_with` the minikube Command: deleting the profile deletes them
-    all, so destroy is one `minikube delete`. Resources reach the cluster only
-    through the doors below: `in_cluster`, `with_cluster`, `reading`.
+    all, so destroy is one `minikube delete`.
     """
 
-    node_ip: pulumi.Output[str]
-    kubeconfig: pulumi.Output[str]
     profile: pulumi.Output[str]
-    kube_context: pulumi.Output[str]
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
@@ -51,25 +105,8 @@ class MinikubeCluster(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
-
-        # An invoke, not a resource: it runs on every preview and up, so a
-        # kubeconfig whose API server port moved (Docker restart, reboot) is
-        # read afresh instead of being served stale from state.
-        access_output = local.run_output(
-            command=script("cluster-access.sh"),
-            interpreter=INTERPRETER,
-            environment=access_environment(settings),
-            # stdout carries the kubeconfig: keep it out of the logs.
-            logging=local.Logging.STDERR,
-            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self._command]),
-        )
-        access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(
-            lambda stdout: parse_cluster_access(stdout, settings.kube_context)
-        )
-        self.node_ip = access.apply(lambda a: a.node_ip)
-        self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
+        self._read_access(settings, "cluster-access.sh", access_environment(settings), [self._command])
         self.profile = pulumi.Output.from_input(settings.profile)
-        self.kube_context = pulumi.Output.from_input(settings.kube_context)
 
         self._provider = kubernetes.Provider(
             "minikube",
@@ -93,26 +130,59 @@ class MinikubeCluster(pulumi.ComponentResource):
         )
 
     def in_cluster(self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        """Options for a Kubernetes resource in this cluster: the one explicit
-        provider, and deleted with the cluster, children included (a component
-        the provider builds, such as yaml/v2 ConfigFile, does not pass
-        `deleted_with` on to the objects it creates; the transform does)."""
+        """Also deleted with the cluster, children included (a component the
+        provider builds, such as yaml/v2 ConfigFile, does not pass `deleted_with`
+        on to the objects it creates; the transform does)."""
         return pulumi.ResourceOptions.merge(
-            self.with_cluster(parent, depends_on),
-            pulumi.ResourceOptions(provider=self._provider, transforms=[self._deleted_with_cluster]),
+            super().in_cluster(parent, depends_on), pulumi.ResourceOptions(transforms=[self._deleted_with_cluster])
         )
 
     def with_cluster(
         self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:
-        """Options for a resource outside Kubernetes that lives and dies with
-        the cluster (a Command that waits on it)."""
-        return pulumi.ResourceOptions(parent=parent, deleted_with=self._command, depends_on=list(depends_on))
-
-    def reading(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
-        """Options to read an object the cluster has (`Service.get`)."""
-        return pulumi.ResourceOptions(parent=parent, provider=self._provider)
+        """Also lives and dies with the cluster."""
+        return pulumi.ResourceOptions.merge(
+            super().with_cluster(parent, depends_on), pulumi.ResourceOptions(deleted_with=self._command)
+        )
 
     def _deleted_with_cluster(self, args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
         opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(deleted_with=self._command))
         return pulumi.ResourceTransformResult(args.props, opts)
+
+
+class ExistingCluster(Cluster):
+    """A cluster the user already has, reached through the one context
+    `kubeContext` names, never the current context.
+
+    The cluster is not local-mesh's to delete: nothing is `deleted_with`
+    anything, so `pulumi destroy` uninstalls each release and object in the
+    reverse order of their dependencies.
+
+    A Helm release local-mesh did not install is never adopted: the releases
+    leave `replace` unset, which helm.v3.Release hands to Helm's install action
+    (pulumi-kubernetes provider/pkg/provider/helm_release.go, Create:
+    `client.Replace = newRelease.Replace`), and Helm then refuses a name in use
+    with "cannot re-use a name that is still in use" (helm pkg/action/install.go,
+    availableName; helm/helm#8380).
+    """
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
+        self._read_access(settings, "existing-cluster-access.sh", existing_access_environment(settings), [])
+        self._provider = kubernetes.Provider(
+            "kubernetes",
+            kubeconfig=self.kubeconfig,
+            context=settings.kube_context,
+            # The context names the cluster: a refreshed kubeconfig (rotated
+            # credentials) updates the provider instead of replacing everything.
+            cluster_identifier=settings.kube_context,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"kubeContext": self.kube_context, "nodeIp": self.node_ip, "kubeconfig": self.kubeconfig})
+
+
+def cluster_for(settings: Settings) -> Cluster:
+    """The cluster these settings name."""
+    if settings.on_minikube:
+        return MinikubeCluster("cluster", settings)
+    return ExistingCluster("cluster", settings)

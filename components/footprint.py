@@ -21,15 +21,35 @@ NODE_OVERHEAD = Requests(750, 1536)
 
 
 def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
-    """Each pod local-mesh installs (one replica each on the single node), with its requests."""
+    """Each pod local-mesh installs (one replica of each), with its requests."""
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
         found.update(sample_pods(settings, plan))
     return found
 
 
+def _times(requests: Requests, count: int) -> Requests:
+    return Requests(requests.cpu_millis * count, requests.memory_mib * count)
+
+
+def per_node(plan: Plan) -> Requests:
+    """What the DaemonSets (MetalLB's speaker; istio-cni and ztunnel in ambient)
+    ask of every node: a DaemonSet runs one pod on each node."""
+    return sum(
+        (pod.requests for release in plan.releases for pod in release.pods if pod.kind == "DaemonSet"),
+        NO_REQUESTS,
+    )
+
+
+def cluster_requests(settings: Settings, plan: Plan, nodes: int) -> Requests:
+    """The mesh's requests on a cluster of `nodes` nodes: every other pod once,
+    the DaemonSets' pods once per node."""
+    return sum(workloads(settings, plan).values(), NO_REQUESTS) + _times(per_node(plan), nodes - 1)
+
+
 def total(settings: Settings, plan: Plan) -> Requests:
-    return sum(workloads(settings, plan).values(), NO_REQUESTS)
+    """The mesh's requests on the minikube cluster these settings start."""
+    return cluster_requests(settings, plan, settings.nodes)
 
 
 def upgrade_surge(plan: Plan) -> Requests:
@@ -44,7 +64,16 @@ def upgrade_surge(plan: Plan) -> Requests:
 
 
 def node_needs(settings: Settings, plan: Plan) -> tuple[int, int]:
-    """The smallest `cpus` and `memory` (MB) that hold this mesh and its
-    upgrades, by the estimate above."""
-    need = total(settings, plan) + upgrade_surge(plan) + NODE_OVERHEAD
-    return max(MIN_CPUS, math.ceil(need.cpu_millis / 1000)), max(MIN_MEMORY_MB, need.memory_mib)
+    """The smallest `cpus` and `memory` (MB) of each of the `nodes` minikube
+    nodes (minikube gives every node the same size: the driver config takes
+    cc.CPUs and cc.Memory, pkg/minikube/registry/drvs/docker/docker.go:85-86)
+    that hold this mesh and its upgrades, by the estimate above: the cluster's
+    needs spread over the nodes (the scheduler spreads Deployments), and never
+    less than one node's DaemonSet pods, Kubernetes and the largest other pod."""
+    nodes = settings.nodes
+    spread = total(settings, plan) + upgrade_surge(plan) + _times(NODE_OVERHEAD, nodes)
+    largest = max(workloads(settings, plan).values(), key=lambda requests: (requests.memory_mib, requests.cpu_millis))
+    one_node = per_node(plan) + NODE_OVERHEAD + largest
+    cpu_millis = max(math.ceil(spread.cpu_millis / nodes), one_node.cpu_millis)
+    memory_mib = max(math.ceil(spread.memory_mib / nodes), one_node.memory_mib)
+    return max(MIN_CPUS, math.ceil(cpu_millis / 1000)), max(MIN_MEMORY_MB, memory_mib)

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.cluster import MinikubeCluster
+from components.cluster import Cluster
 from components.helm import Steps, install_releases
 from components.plan import GATEWAY_API_CRDS, GATEWAY_API_CRDS_URL, INGRESS_RELEASE, ISTIO_NAMESPACE, Plan
 from components.settings import Settings
 
 
-def load_balancer_ip(status: kubernetes.core.v1.outputs.ServiceStatus | None) -> str:
+@dataclass(frozen=True)
+class IngressAddress:
+    """Where the ingress gateway's LoadBalancer Service is reached: an IP
+    (MetalLB, most load balancers) or a hostname (a cloud load balancer such
+    as AWS's ELB); Service status.loadBalancer.ingress[] entries carry `ip`
+    or `hostname` (k8s.io/api core/v1 types.go, LoadBalancerIngress)."""
+
+    ip: str | None
+    hostname: str | None
+
+    @property
+    def host(self) -> str:
+        return self.ip or self.hostname or ""
+
+
+def load_balancer_address(status: kubernetes.core.v1.outputs.ServiceStatus | None) -> IngressAddress:
     ingress = status.load_balancer.ingress if status and status.load_balancer else None
-    if not ingress or not ingress[0].ip:
-        raise ValueError(f"the Service {INGRESS_RELEASE} has no LoadBalancer IP: is MetalLB's address pool in place?")
-    return ingress[0].ip
+    if not ingress or not (ingress[0].ip or ingress[0].hostname):
+        raise ValueError(
+            f"the Service {INGRESS_RELEASE} has no LoadBalancer address: with loadBalancer metallb, is MetalLB's "
+            "address pool in place? With none, does the cluster give LoadBalancer Services an address?"
+        )
+    return IngressAddress(ip=ingress[0].ip or None, hostname=ingress[0].hostname or None)
 
 
 def peer_authentication_spec() -> dict[str, Any]:
@@ -33,7 +52,10 @@ class Istio(pulumi.ComponentResource):
     `mesh_ready` to join the mesh as it starts (istiod's injection webhook
     and Istio's CRDs; in ambient, the node agents too)."""
 
-    ingress_ip: pulumi.Output[str]
+    ingress_ip: pulumi.Output[str | None]
+    ingress_host: pulumi.Output[str | None]
+    # The IP or else the hostname: what a URL to the ingress names.
+    ingress_address: pulumi.Output[str]
     istio_version: pulumi.Output[str]
     mesh_ready: kubernetes.helm.v3.Release
 
@@ -42,7 +64,7 @@ class Istio(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         plan: Plan,
-        cluster: MinikubeCluster,
+        cluster: Cluster,
         waits_for: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -78,7 +100,12 @@ class Istio(pulumi.ComponentResource):
             pulumi.Output.concat(ingress.status.namespace, "/", ingress.status.name),
             opts=cluster.reading(self),
         )
-        self.ingress_ip = service.status.apply(load_balancer_ip)
+        address = service.status.apply(load_balancer_address)
+        self.ingress_ip = address.apply(lambda a: a.ip)
+        self.ingress_host = address.apply(lambda a: a.hostname)
+        self.ingress_address = address.apply(lambda a: a.host)
         self.istio_version = pulumi.Output.from_input(settings.istio_version)
 
-        self.register_outputs({"ingressIp": self.ingress_ip, "istioVersion": self.istio_version})
+        self.register_outputs(
+            {"ingressIp": self.ingress_ip, "ingressHost": self.ingress_host, "istioVersion": self.istio_version}
+        )

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
-from components.cluster import MinikubeCluster
+from components.cluster import Cluster
 from components.helm import install_releases
 from components.network import AddressRange
 from components.plan import METALLB_NAMESPACE, Plan
@@ -51,7 +51,7 @@ class MetalLB(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         plan: Plan,
-        cluster: MinikubeCluster,
+        cluster: Cluster,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:metallb:MetalLB", name, None, opts)

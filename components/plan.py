@@ -266,7 +266,8 @@ def release_plan(settings: Settings) -> Plan:
     """Every Helm release for these settings, in install order."""
     lean = settings.resources == "lean"
     ambient = settings.istio_profile == "ambient"
-    releases = [_metallb(settings, lean), _istio("istio-base", "base", settings, {}, ())]
+    releases = [_metallb(settings, lean)] if settings.metallb else []
+    releases.append(_istio("istio-base", "base", settings, {}, ()))
     releases.append(_istiod(settings, lean, ambient))
     mesh_ready = "istiod"
     if ambient:
@@ -287,8 +288,9 @@ def release_plan(settings: Settings) -> Plan:
         mesh_ready = "ztunnel"
     # Gateway pods use `image: auto`, filled in by istiod's injection webhook.
     # Helm counts a LoadBalancer Service ready once it has an IP: the ingress
-    # waits for MetalLB's pool.
-    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", settings, lean, (mesh_ready, LOAD_BALANCER)))
+    # waits for MetalLB's pool (with loadBalancer none, the cluster's own).
+    ingress_after = (mesh_ready, LOAD_BALANCER) if settings.metallb else (mesh_ready,)
+    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", settings, lean, ingress_after))
     if settings.istio_profile == "demo":
         releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", settings, lean, (mesh_ready,)))
     sidecar = None if ambient else _requests(lean, "sidecar", SIDECAR_DEFAULT[settings.istio_profile])

@@ -21,13 +21,23 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import yaml
 
-from components.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
-from components.plan import release_plan
-from components.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
+from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
+from components.plan import Requests, release_plan
+from components.settings import (
+    MIN_CPUS,
+    MIN_MEMORY_MB,
+    PROJECT,
+    NodeConfigError,
+    Settings,
+    address_pool_on_node,
+    dotted,
+    istio_kubernetes_support,
+)
 
 Version = tuple[int, int, int]
 
@@ -77,6 +87,22 @@ class ChartSource:
     version: str
 
 
+@dataclass(frozen=True)
+class NodeFacts:
+    name: str
+    internal_ip: str | None
+    allocatable: Requests
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What an existing cluster's API server says, through the stack's context."""
+
+    error: str | None  # kubectl's own words when the context is missing or the server does not answer
+    server_version: str | None  # serverVersion.gitVersion, e.g. v1.33.1 or v1.31.4+k3s1
+    nodes: tuple[NodeFacts, ...]
+
+
 def parse_version(text: str) -> Version | None:
     match = _VERSION.search(text)
     if not match:
@@ -104,8 +130,10 @@ def minimum_versions(versions: dict[str, str]) -> dict[str, Version]:
 MINIMUM_TOOL_VERSIONS = minimum_versions(read_tool_versions(TOOL_VERSIONS_FILE.read_text()))
 
 
-def tools_needed(driver: str) -> list[str]:
-    return ["pulumi", "minikube", "kubectl", *(["docker"] if driver == "docker" else [])]
+def tools_needed(settings: Settings) -> list[str]:
+    if not settings.on_minikube:
+        return ["pulumi", "kubectl"]
+    return ["pulumi", "minikube", "kubectl", *(["docker"] if settings.driver == "docker" else [])]
 
 
 def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list[str]]:
@@ -113,7 +141,7 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
     errors: list[str] = []
     warnings: list[str] = []
 
-    for tool in tools_needed(settings.driver):
+    for tool in tools_needed(settings):
         minimum = MINIMUM_TOOL_VERSIONS[tool]
         found = facts.tool_versions.get(tool)
         version = parse_version(found) if found else None
@@ -122,6 +150,9 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
         elif version is None or version < minimum:
             upgrade = f": {UPGRADE_HINTS[tool]}" if tool in UPGRADE_HINTS else ""
             errors.append(f"{tool} {found} is too old: local-mesh needs {dotted(minimum)} or newer{upgrade}")
+    if not settings.on_minikube:
+        # The cluster's own size and version are checked by cluster_problems.
+        return errors, warnings
     if settings.driver == "docker" and facts.docker_daemon_error:
         errors.append(f"the Docker daemon does not answer ({facts.docker_daemon_error}): start Docker and try again")
 
@@ -158,10 +189,13 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
     plan = release_plan(settings)
     needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
+    each = ""
+    if settings.nodes > 1:
+        mesh, each = f"{mesh} on {settings.nodes} nodes", " per node"
     if settings.cpus < needed_cpus or settings.memory_mb < needed_memory_mb:
         errors.append(
             f"{PROJECT}:cpus {settings.cpus} / {PROJECT}:memory {settings.memory_mb} MB cannot hold {mesh}: "
-            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB (the mesh requests "
+            f"it needs at least {needed_cpus} CPUs and {needed_memory_mb} MB{each} (the mesh requests "
             f"{total(settings, plan)}, a rolling upgrade {upgrade_surge(plan)} more, "
             f"Kubernetes itself about {NODE_OVERHEAD})"
         )
@@ -208,19 +242,21 @@ def _kubectl_version() -> str | None:
         return None
 
 
-def gather_facts(driver: str) -> HostFacts:
-    """Ask the host's tools. Read-only: nothing is started or changed."""
-    versions = {
+def gather_facts(settings: Settings) -> HostFacts:
+    """Ask the host's tools that these settings need. Read-only: nothing is started or changed."""
+    answers = {
         # `pulumi version` prints e.g. v3.272.0 (pulumi/pulumi pkg/cmd/pulumi/version/version.go).
-        "pulumi": _answer(["pulumi", "version"]),
-        "minikube": _answer(["minikube", "version", "--short"]),
-        "kubectl": _kubectl_version(),
-        "docker": _docker_client_version() if driver == "docker" else None,
+        "pulumi": lambda: _answer(["pulumi", "version"]),
+        "minikube": lambda: _answer(["minikube", "version", "--short"]),
+        "kubectl": _kubectl_version,
+        "docker": _docker_client_version,
     }
+    needed = tools_needed(settings)
+    versions = {tool: ask() if tool in needed else None for tool, ask in answers.items()}
     daemon_error = None
     memory_mb: int | None = None
     cpus: int | None = None
-    if driver == "docker" and versions["docker"] is not None:
+    if "docker" in needed and versions["docker"] is not None:
         # Without a daemon this prints "0 0" and exits 1 with the connection
         # error on stderr (docker/cli cli/command/system/info.go:85-113).
         result = _run(["docker", "info", "--format={{.MemTotal}} {{.NCPU}}"])
@@ -231,10 +267,119 @@ def gather_facts(driver: str) -> HostFacts:
         else:
             memory_bytes, cpu_count = result.stdout.split()
             memory_mb, cpus = int(memory_bytes) // 1024**2, int(cpu_count)
-    elif driver != "docker":
+    elif settings.on_minikube and settings.driver != "docker":
         memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024**2
         cpus = os.cpu_count()
     return HostFacts(versions, daemon_error, memory_mb, cpus)
+
+
+# Kubernetes quantity suffixes (k8s.io/apimachinery pkg/api/resource/quantity.go:
+# binarySI Ki..Ei, decimalSI m, k, M..E, or none).
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY_FACTORS: dict[str | None, float] = {
+    None: 1,
+    "m": 0.001,
+    **{suffix: 1000**power for power, suffix in enumerate("kMGTPE", start=1)},
+    **{f"{suffix}i": 1024**power for power, suffix in enumerate("KMGTPE", start=1)},
+}
+
+
+def parse_quantity(text: str) -> float:
+    """A Kubernetes quantity (`7910m`, `8`, `16318444Ki`, `15Gi`) as a plain number."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match:
+        raise ValueError(f"unreadable quantity {text!r}")
+    return float(match.group(1)) * _QUANTITY_FACTORS[match.group(2)]
+
+
+def read_nodes(node_list: dict[str, Any]) -> tuple[NodeFacts, ...]:
+    """`kubectl get nodes -o json`: each node's InternalIP (status.addresses) and
+    allocatable CPU and memory (status.allocatable; k8s.io/api core/v1 types.go, NodeStatus)."""
+    nodes = []
+    for item in node_list.get("items") or []:
+        status = item.get("status") or {}
+        internal = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
+        allocatable = status.get("allocatable") or {}
+        nodes.append(
+            NodeFacts(
+                name=item["metadata"]["name"],
+                internal_ip=internal[0] if internal else None,
+                allocatable=Requests(
+                    int(parse_quantity(allocatable.get("cpu", "0")) * 1000),
+                    int(parse_quantity(allocatable.get("memory", "0")) // 1024**2),
+                ),
+            )
+        )
+    return tuple(nodes)
+
+
+def gather_cluster_facts(context: str) -> ClusterFacts:
+    """Ask the API server of this one context (never the current one). Read-only."""
+
+    def kubectl(*words: str) -> tuple[dict[str, Any] | None, str | None]:
+        # --request-timeout: a global kubectl flag (k8s.io/cli-runtime
+        # pkg/genericclioptions/config_flags.go, flagTimeout), so a server that
+        # does not answer fails in seconds, not minutes.
+        result = _run(["kubectl", *words, f"--context={context}", "--output=json", "--request-timeout=10s"])
+        if result is None:
+            return None, "kubectl did not answer within 30 s"
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines()
+            return None, lines[-1] if lines else f"kubectl exited {result.returncode}"
+        return json.loads(result.stdout), None
+
+    # `kubectl version` prints the client's JSON even when the server does not
+    # answer, then fails (kubectl pkg/cmd/version/version.go:125-180 at v0.35.0).
+    version, error = kubectl("version")
+    if error is not None:
+        return ClusterFacts(error, None, ())
+    node_list, error = kubectl("get", "nodes")
+    server = (version or {}).get("serverVersion") or {}
+    return ClusterFacts(error, server.get("gitVersion"), read_nodes(node_list or {}))
+
+
+def cluster_problems(settings: Settings, facts: ClusterFacts) -> list[str]:
+    """An existing cluster: reachable through the stack's context, a Kubernetes
+    version Istio supports, nodes whose allocatable CPU and memory hold the mesh,
+    and a node address for MetalLB's pool."""
+    context = f"{PROJECT}:kubeContext {settings.kube_context}"
+    if facts.error is not None:
+        return [
+            f"{context} cannot be reached ({facts.error}): check the context with "
+            f"`kubectl --context {settings.kube_context} get nodes`"
+        ]
+    problems = []
+    version = parse_version(facts.server_version or "")
+    support = istio_kubernetes_support(settings.istio_version)
+    if version is None:
+        problems.append(f"{context}: the API server reports no readable version ({facts.server_version!r})")
+    elif support is not None and not support[0] <= version[:2] <= support[1]:
+        low, high = (dotted(bound) for bound in support)
+        problems.append(
+            f"{context} runs Kubernetes {facts.server_version}, but Istio {settings.istio_version} supports "
+            f"v{low}.x to v{high}.x: pick another istioVersion or cluster"
+        )
+    if not facts.nodes:
+        return [*problems, f"{context} has no nodes to run the mesh on"]
+    plan = release_plan(settings)
+    need = cluster_requests(settings, plan, len(facts.nodes)) + upgrade_surge(plan)
+    have = sum((node.allocatable for node in facts.nodes), Requests(0, 0))
+    if have.cpu_millis < need.cpu_millis or have.memory_mib < need.memory_mib:
+        problems.append(
+            f"{context}: its {len(facts.nodes)} nodes can allocate {have}, but istioProfile "
+            f"{settings.istio_profile} with resources {settings.resources} requests {need} "
+            f"(a rolling upgrade included): add nodes, or choose resources lean"
+        )
+    if settings.metallb:
+        first = facts.nodes[0]
+        if first.internal_ip is None:
+            problems.append(f"{context}: node {first.name} has no InternalIP to carve MetalLB's address pool from")
+        else:
+            try:
+                address_pool_on_node(settings, first.internal_ip)
+            except NodeConfigError as problem:
+                problems.append(str(problem))
+    return problems
 
 
 def chart_sources(settings: Settings) -> list[ChartSource]:
@@ -360,7 +505,9 @@ def run_preflight(settings: Settings) -> None:
     if not settings.preflight:
         pulumi.log.info(f"{PROJECT}: pre-flight checks skipped ({PROJECT}:preflight is false)")
         return
-    errors, warnings = find_problems(settings, gather_facts(settings.driver))
+    errors, warnings = find_problems(settings, gather_facts(settings))
+    if not settings.on_minikube:
+        errors.extend(cluster_problems(settings, gather_cluster_facts(settings.kube_context)))
     errors.extend(published_chart_problems(chart_sources(settings)))
     for warning in warnings:
         pulumi.log.warn(warning)

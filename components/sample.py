@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from components.cluster import MinikubeCluster
+from components.cluster import Cluster
 from components.plan import Plan, Requests, requests_of
 from components.settings import Settings
 
@@ -85,7 +85,7 @@ class Sample(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         plan: Plan,
-        cluster: MinikubeCluster,
+        cluster: Cluster,
         ingress_ip: pulumi.Output[str],
         waits_for: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,

@@ -19,6 +19,10 @@ from components.network import AddressRange, node_subnet, parse_address_pool, re
 PROJECT = "local-mesh"
 
 CONFIG_KEYS = (
+    "cluster",
+    "kubeContext",
+    "loadBalancer",
+    "nodes",
     "profile",
     "driver",
     "cpus",
@@ -37,6 +41,10 @@ CONFIG_KEYS = (
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
 RESOURCE_PROFILES = ("lean", "istio")
 MTLS_MODES = ("strict", "permissive")
+# minikube: a profile of local-mesh's own; existing: a cluster the user's kubeconfig names.
+CLUSTER_KINDS = ("minikube", "existing")
+# metallb: local-mesh gives LoadBalancer Services addresses; none: the cluster already does.
+LOAD_BALANCERS = ("metallb", "none")
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -69,6 +77,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    cluster: str
+    # The one kube context local-mesh reaches: the minikube profile's, or kubeContext.
+    kube_context: str
+    load_balancer: str
+    nodes: int
     profile: str
     driver: str
     cpus: int
@@ -84,9 +97,12 @@ class Settings:
     preflight: bool
 
     @property
-    def kube_context(self) -> str:
-        # minikube names the kube context after the profile.
-        return self.profile
+    def on_minikube(self) -> bool:
+        return self.cluster == "minikube"
+
+    @property
+    def metallb(self) -> bool:
+        return self.load_balancer == "metallb"
 
 
 class NodeConfigError(pulumi.RunError):
@@ -262,7 +278,34 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
+    cluster, load_balancer = _choice(raw, "cluster", CLUSTER_KINDS), _choice(raw, "loadBalancer", LOAD_BALANCERS)
+    try:
+        nodes = int(str(raw["nodes"]).strip())
+    except ValueError:
+        raise _error("nodes", raw["nodes"], "a whole number of minikube nodes, at least 1") from None
+    if nodes < 1:
+        raise _error("nodes", nodes, "at least 1 minikube node")
+    context = raw["kubeContext"].strip()
+    if cluster == "minikube":
+        if context:
+            raise _error("kubeContext", context, "empty with cluster minikube (the context is the profile's)")
+        if load_balancer == "none":
+            raise _error(
+                "loadBalancer", load_balancer, "metallb with cluster minikube (nothing else gives it addresses)"
+            )
+        # minikube names the kube context after the profile.
+        context = profile
+    else:
+        if not context:
+            raise _error("kubeContext", context, "the name of a context in your kubeconfig with cluster existing")
+        if nodes != 1:
+            raise _error("nodes", nodes, "1 with cluster existing (the cluster has the nodes it has)")
+
     return Settings(
+        cluster=cluster,
+        kube_context=context,
+        load_balancer=load_balancer,
+        nodes=nodes,
         profile=profile,
         driver=driver,
         cpus=cpus,

@@ -42,12 +42,18 @@ def cluster_environment(settings: Settings) -> dict[str, str]:
         "MINIKUBE_CPUS": str(settings.cpus),
         "MINIKUBE_MEMORY": f"{settings.memory_mb}mb",
         "MINIKUBE_KUBERNETES_VERSION": settings.kubernetes_version,
+        "MINIKUBE_NODES": str(settings.nodes),
     }
 
 
 def access_environment(settings: Settings) -> dict[str, str]:
     """cluster-access.sh."""
     return {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
+
+
+def existing_access_environment(settings: Settings) -> dict[str, str]:
+    """existing-cluster-access.sh."""
+    return {"KUBE_CONTEXT": settings.kube_context}
 
 
 def webhook_gate_environment(
@@ -76,13 +82,14 @@ class ClusterAccess:
 
 
 def parse_cluster_access(stdout: str, context: str) -> ClusterAccess:
-    """Read cluster-access.sh's answer: `minikube ip` on the first line, then the
-    flattened kubeconfig of the profile's context."""
+    """Read cluster-access.sh's or existing-cluster-access.sh's answer: the
+    node address on the first line (`minikube ip`, or the first node's
+    InternalIP), then the flattened kubeconfig of that one context."""
     first_line, _, kubeconfig = stdout.partition("\n")
     try:
         node_ip = str(IPv4Address(first_line.strip()))
     except ValueError:
-        raise ValueError(f"`minikube ip` printed {first_line.strip()!r}, not an IPv4 address") from None
+        raise ValueError(f"the node address read is {first_line.strip()!r}, not an IPv4 address") from None
     document = yaml.safe_load(kubeconfig) if kubeconfig.strip() else None
     contexts = [entry.get("name") for entry in (document or {}).get("contexts") or []]
     if contexts != [context]:

@@ -152,6 +152,66 @@ def set_fake_profile(root: Path, profile: str, **fields: Any) -> None:
     path.write_text(json.dumps(state))
 
 
+def node_object(name: str, internal_ip: str, cpu: str, memory: str) -> dict[str, Any]:
+    """A Node as the API server returns it: status.addresses are NodeAddress
+    {type, address} and status.allocatable a ResourceList of quantities
+    (k8s.io/api core/v1 types.go, NodeStatus)."""
+    resources = {"cpu": cpu, "ephemeral-storage": "100Gi", "hugepages-2Mi": "0", "memory": memory, "pods": "110"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}},
+        "spec": {},
+        "status": {
+            "addresses": [{"address": internal_ip, "type": "InternalIP"}, {"address": name, "type": "Hostname"}],
+            "allocatable": resources,
+            "capacity": resources,
+        },
+    }
+
+
+# A one-node kind cluster (`kind create cluster --name dev`: context kind-dev, node
+# dev-control-plane on kind's docker network 172.18.0.0/16).
+KIND_NODES = (node_object("dev-control-plane", "172.18.0.2", "8", "16318444Ki"),)
+
+
+def add_existing_cluster(
+    root: Path,
+    context: str = "kind-dev",
+    server: str = "127.0.0.1:40123",
+    kubernetes_version: str = "v1.33.1",
+    nodes: tuple[dict[str, Any], ...] = KIND_NODES,
+    running: bool = True,
+) -> None:
+    """A cluster the user already has, as the stand-in kubectl finds it: its
+    context in the kubeconfig (beside whatever is there) and its API server."""
+    kubeconfig_file = Path(fake_environment(root)["KUBECONFIG"])
+    config = yaml.safe_load(kubeconfig_file.read_text()) if kubeconfig_file.exists() else {}
+    config = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "", **(config or {})}
+    config["clusters"] = [
+        *(config.get("clusters") or []),
+        {"cluster": {"certificate-authority-data": "ZmFrZS1jYQ==", "server": f"https://{server}"}, "name": context},
+    ]
+    config["contexts"] = [
+        *(config.get("contexts") or []),
+        {"context": {"cluster": context, "user": context}, "name": context},
+    ]
+    config["users"] = [
+        *(config.get("users") or []),
+        {"name": context, "user": {"client-certificate-data": "ZmFrZS1jZXJ0", "client-key-data": "ZmFrZS1rZXk="}},
+    ]
+    kubeconfig_file.parent.mkdir(parents=True, exist_ok=True)
+    kubeconfig_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    state = fake_state(root)
+    state.setdefault("servers", {})[server] = {
+        "status": "Running" if running else "Stopped",
+        "kubernetesVersion": kubernetes_version,
+        "nodes": list(nodes),
+        "webhookRefusals": 0,
+    }
+    (root / "state.json").write_text(json.dumps(state))
+
+
 def run_shell(
     command: str, environment: Mapping[str, str], interpreter: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -282,6 +342,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+# The status.loadBalancer.ingress list (JSON) a cluster's own load balancer
+# gives the ingress Service when MetalLB does not (loadBalancer: none).
+CLUSTER_LOAD_BALANCER = "FAKE_CLUSTER_LOAD_BALANCER_INGRESS"
+
+
 class LocalMeshMocks(pulumi_mocks.Mocks):
     """Plays the providers: pulumi-command runs its commands for real (against
     the stand-in CLIs), Helm reports a deployed release, and the ingress Service
@@ -369,7 +434,13 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.typ != "kubernetes:core/v1:Service":
             raise NotImplementedError(f"the mocks cannot read {args.typ}")
         namespace, name = str(args.resource_id).split("/")
-        ingress = [{"ip": self.pool_first_address}] if self.pool_first_address else []
+        # MetalLB's first address, or what the cluster's own load balancer gives
+        # (a test sets it: a cloud's ELB gives a hostname).
+        ingress = (
+            [{"ip": self.pool_first_address}]
+            if self.pool_first_address
+            else json.loads(self.environment.get(CLUSTER_LOAD_BALANCER, "[]"))
+        )
         return {
             "metadata": {"name": name, "namespace": namespace},
             "spec": {"type": "LoadBalancer"},
@@ -510,7 +581,12 @@ def run_program(
         secret_outputs: set[str] = set()
         for name, value in stack_resource.outputs.items():
             output = pulumi.Output.from_input(value)
-            outputs[name] = loop.run_until_complete(output.future())
+            resolved = loop.run_until_complete(output.future())
+            if resolved is None:
+                # The SDK sends a None output as absent (pulumi/runtime/rpc.py
+                # serialize_properties): the stack has no such output.
+                continue
+            outputs[name] = resolved
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(name)
     finally:

@@ -9,6 +9,7 @@ from components.footprint import (
     LEAN_BUDGET_CPU_MILLIS,
     LEAN_BUDGET_MEMORY_MIB,
     NODE_OVERHEAD,
+    cluster_requests,
     node_needs,
     total,
     workloads,
@@ -69,3 +70,37 @@ def test_istios_own_defaults_do_not_fit_the_budget() -> None:
     settings = settings_for("minimal", "istio")
     minimal = total(settings, release_plan(settings))
     assert minimal.memory_mib > LEAN_BUDGET_MEMORY_MIB
+
+
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_daemon_sets_run_a_pod_on_every_node_and_the_rest_once(istio_profile: str) -> None:
+    settings = settings_for(istio_profile, "istio", nodes="3")
+    plan = release_plan(settings)
+    pods = [pod for release in plan.releases for pod in release.pods]
+    daemon_sets = [pod.workload for pod in pods if pod.kind == "DaemonSet"]
+    assert "metallb-speaker" in daemon_sets
+    if istio_profile == "ambient":
+        assert {"istio-cni-node", "ztunnel"} <= set(daemon_sets)
+    once = workloads(settings, plan)
+    copies = {name: 3 if name in daemon_sets else 1 for name in once}
+    expected = Requests(
+        sum(requests.cpu_millis * copies[name] for name, requests in once.items()),
+        sum(requests.memory_mib * copies[name] for name, requests in once.items()),
+    )
+    assert total(settings, plan) == expected
+    assert total(settings, plan) == cluster_requests(settings, plan, 3)
+    assert cluster_requests(settings, plan, 1) == sum(once.values(), Requests(0, 0))
+
+
+def test_more_nodes_need_less_each_but_every_node_holds_its_daemon_sets() -> None:
+    one = settings_for("ambient", "istio")
+    three = settings_for("ambient", "istio", nodes="3")
+    plan = release_plan(one)
+    cpus_one, memory_one = node_needs(one, plan)
+    cpus_three, memory_three = node_needs(three, plan)
+    assert memory_three < memory_one
+    assert cpus_three <= cpus_one
+    (istiod,) = plan.release("istiod").pods
+    # A node that runs istiod also runs ztunnel and istio-cni, beside Kubernetes itself.
+    ztunnel = plan.release("ztunnel").pods[0].requests + plan.release("istio-cni").pods[0].requests
+    assert memory_three >= (istiod.requests + ztunnel + NODE_OVERHEAD).memory_mib

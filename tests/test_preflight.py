@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
+from components.footprint import cluster_requests, upgrade_surge
+from components.plan import Requests, release_plan
 from components.preflight import (
     ChartSource,
+    ClusterFacts,
     HostFacts,
+    NodeFacts,
     PreflightError,
     chart_sources,
+    cluster_problems,
     find_problems,
+    gather_cluster_facts,
     gather_facts,
     index_problems,
     parse_version,
@@ -23,10 +32,12 @@ from components.preflight import (
 from components.settings import ISTIO_PROFILES, Settings, parse_settings
 from tests.harness import (
     ProgramFailedError,
+    add_existing_cluster,
     closed_loopback_url,
     fake_environment,
     fake_state,
     helm_index,
+    node_object,
     run_program,
     serve_directory,
 )
@@ -73,12 +84,12 @@ def test_a_pulumi_cli_without_the_deleted_with_fix_is_refused_with_where_make_up
     # after 3.259.0 (pulumi CHANGELOG.md; changelog/pending at the merge).
     for key, value in {**fake_environment(tmp_path), "FAKE_PULUMI_VERSION": "3.259.0"}.items():
         monkeypatch.setenv(key, value)
-    assert find_problems(settings(), gather_facts("docker"))[0] == [
+    assert find_problems(settings(), gather_facts(settings()))[0] == [
         "pulumi v3.259.0 is too old: local-mesh needs 3.260.0 or newer: "
         "run it with `make up`, which fetches the pinned pulumi into .tools/bin"
     ]
     monkeypatch.setenv("FAKE_PULUMI_VERSION", "3.260.0")
-    assert find_problems(settings(), gather_facts("docker"))[0] == []
+    assert find_problems(settings(), gather_facts(settings()))[0] == []
 
 
 def test_docker_is_only_needed_for_the_docker_driver() -> None:
@@ -102,6 +113,17 @@ def test_a_node_too_small_for_the_mesh_is_refused_with_what_it_needs() -> None:
         "a rolling upgrade 500m CPU, 2048Mi more, Kubernetes itself about 750m CPU, 1536Mi)"
     )
     fits = settings(istioProfile="ambient", resources="istio", cpus="3", memory="6372m")
+    assert find_problems(fits, GOOD) == ([], [])
+
+
+def test_on_several_nodes_the_size_asked_is_each_nodes() -> None:
+    # One node of 4g cannot hold ambient with the charts' own requests (above); on
+    # three, each node still runs istio-cni and ztunnel, and one of them istiod.
+    (error,) = find_problems(settings(istioProfile="ambient", resources="istio", nodes="3"), GOOD)[0]
+    assert "cannot hold istioProfile ambient with resources istio on 3 nodes: it needs at least 2 CPUs and " in error
+    needed_mb = int(error.split(" CPUs and ", 1)[1].split(" MB per node", 1)[0])
+    assert 4096 < needed_mb < 6372
+    fits = settings(istioProfile="ambient", resources="istio", nodes="3", memory=f"{needed_mb}m")
     assert find_problems(fits, GOOD) == ([], [])
 
 
@@ -152,7 +174,7 @@ def test_version_parsing(text: str, version: tuple[int, int, int]) -> None:
 def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_MEMORY_BYTES": str(12 * 1024**3)}.items():
         monkeypatch.setenv(key, value)
-    facts = gather_facts("docker")
+    facts = gather_facts(settings())
     assert facts == HostFacts(
         {"pulumi": "v3.272.0", "minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"}, None, 12288, 8
     )
@@ -167,7 +189,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
     # `docker version` prints the client version and exits 1.
     for key, value in {**fake_environment(tmp_path), "FAKE_DOCKER_DAEMON_DOWN": "1"}.items():
         monkeypatch.setenv(key, value)
-    facts = gather_facts("docker")
+    facts = gather_facts(settings())
     assert facts.tool_versions["docker"] == "28.2.2"
     assert (facts.memory_mb, facts.cpus) == (None, None)
     (error,) = find_problems(settings(), facts)[0]
@@ -177,7 +199,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
 
 def test_facts_report_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert gather_facts("docker").tool_versions == {"pulumi": None, "minikube": None, "kubectl": None, "docker": None}
+    assert gather_facts(settings()).tool_versions == {"pulumi": None, "minikube": None, "kubectl": None, "docker": None}
 
 
 def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path) -> None:
@@ -360,3 +382,106 @@ def test_an_unpublished_version_stops_the_program_before_anything_is_registered(
         "  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in http://127.0.0.1:"
     )
     assert problem.endswith("the newest 0.16.x releases there are 0.16.1")
+
+
+# ---- an existing cluster, through its context alone -------------------------------------------
+
+
+def existing_settings(**overrides: str) -> Settings:
+    return settings(cluster="existing", kubeContext="kind-dev", **overrides)
+
+
+def cluster_machine(tmp_path: Path, **cluster: Any) -> dict[str, str]:
+    root = tmp_path / "machine"
+    add_existing_cluster(root, "kind-dev", **cluster)
+    return fake_environment(root)
+
+
+def facts_on(machine: dict[str, str], context: str = "kind-dev") -> ClusterFacts:
+    with mock.patch.dict(os.environ, machine):
+        return gather_cluster_facts(context)
+
+
+def test_an_existing_cluster_is_read_through_its_context(tmp_path: Path) -> None:
+    facts = facts_on(cluster_machine(tmp_path))
+    assert (facts.error, facts.server_version) == (None, "v1.33.1")
+    # 8 CPUs and 16318444Ki, as the stand-in kind node reports them; a part MiB is not counted.
+    assert facts.nodes == (NodeFacts("dev-control-plane", "172.18.0.2", Requests(8000, 16318444 // 1024)),)
+    assert cluster_problems(existing_settings(), facts) == []
+
+
+def test_a_context_that_is_not_in_the_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    facts = facts_on(cluster_machine(tmp_path), "kind-typo")
+    (problem,) = cluster_problems(settings(cluster="existing", kubeContext="kind-typo"), facts)
+    assert problem == (
+        "local-mesh:kubeContext kind-typo cannot be reached (Error in configuration: context was not found "
+        "for specified context: kind-typo): check the context with `kubectl --context kind-typo get nodes`"
+    )
+
+
+def test_an_api_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    (problem,) = cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path, running=False)))
+    assert "local-mesh:kubeContext kind-dev cannot be reached (The connection to the server 127.0.0.1:40123" in problem
+    assert "\n" not in problem
+
+
+@pytest.mark.parametrize(
+    ("version", "fits"), [("v1.31.9", False), ("v1.32.0", True), ("v1.36.4+k3s1", True), ("v1.37.0", False)]
+)
+def test_the_servers_own_kubernetes_version_must_be_in_istios_range(tmp_path: Path, version: str, fits: bool) -> None:
+    problems = cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path, kubernetes_version=version)))
+    if fits:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert problem.startswith(
+            f"local-mesh:kubeContext kind-dev runs Kubernetes {version}, but Istio 1.31.1 supports v1.32.x to v1.36.x"
+        )
+
+
+def test_nodes_that_cannot_allocate_the_mesh_are_refused_with_the_numbers(tmp_path: Path) -> None:
+    small = (
+        node_object("dev-control-plane", "172.18.0.2", "1500m", "2Gi"),
+        node_object("dev-worker", "172.18.0.3", "1", "1Gi"),
+    )
+    mesh = existing_settings(istioProfile="ambient", resources="istio")
+    (problem,) = cluster_problems(mesh, facts_on(cluster_machine(tmp_path, nodes=small)))
+    plan = release_plan(mesh)
+    # Two nodes: istio-cni and ztunnel twice.
+    needs = cluster_requests(mesh, plan, 2) + upgrade_surge(plan)
+    assert problem == (
+        f"local-mesh:kubeContext kind-dev: its 2 nodes can allocate 2500m CPU, 3072Mi, but istioProfile ambient "
+        f"with resources istio requests {needs} (a rolling upgrade included): add nodes, or choose resources lean"
+    )
+    assert cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path / "lean", nodes=small))) == []
+
+
+def test_the_pool_is_checked_against_the_first_nodes_network_before_anything_is_created(tmp_path: Path) -> None:
+    facts = facts_on(cluster_machine(tmp_path))
+    (problem,) = cluster_problems(existing_settings(addressPool="192.168.49.100-192.168.49.120"), facts)
+    assert problem.startswith("local-mesh:addressPool = '192.168.49.100-192.168.49.120' is not valid")
+    assert "172.18.0.0/24" in problem
+    # Without MetalLB there is no pool to carve.
+    assert (
+        cluster_problems(existing_settings(loadBalancer="none", addressPool="192.168.49.100-192.168.49.120"), facts)
+        == []
+    )
+
+
+def test_an_existing_cluster_needs_neither_minikube_nor_docker(tmp_path: Path) -> None:
+    machine = cluster_machine(tmp_path)
+    with mock.patch.dict(os.environ, machine):
+        facts = gather_facts(existing_settings())
+    assert (facts.tool_versions["minikube"], facts.tool_versions["docker"]) == (None, None)
+    assert find_problems(existing_settings(), facts) == ([], [])
+    calls = fake_state(tmp_path / "machine")["calls"]
+    assert {call[0] for call in calls} == {"kubectl"}
+
+
+def test_a_missing_context_stops_the_program_before_anything_is_registered(tmp_path: Path) -> None:
+    root = tmp_path / "machine"
+    add_existing_cluster(root, "kind-dev")
+    with pytest.raises(ProgramFailedError, match=r"pre-flight checks failed") as failure:
+        run_program("dev", root, {"cluster": "existing", "kubeContext": "kind-typo"})
+    assert "local-mesh:kubeContext kind-typo cannot be reached" in str(failure.value)
+    assert failure.value.registrations == []

@@ -286,17 +286,19 @@ def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None
     ]
 
 
-def test_a_gateway_service_without_an_ip_is_a_clear_error() -> None:
+def test_a_gateway_service_without_an_address_is_a_clear_error() -> None:
     from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
 
-    from components.istio import load_balancer_ip
+    from components.istio import IngressAddress, load_balancer_address
 
-    assert (
-        load_balancer_ip(
-            ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[LoadBalancerIngress(ip="192.168.49.100")]))
-        )
-        == "192.168.49.100"
-    )
-    for status in (None, ServiceStatus(), ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[]))):
-        with pytest.raises(ValueError, match="istio-ingressgateway has no LoadBalancer IP: is MetalLB's address pool"):
-            load_balancer_ip(status)
+    def status(ingress: LoadBalancerIngress) -> ServiceStatus:
+        return ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[ingress]))
+
+    ip = status(LoadBalancerIngress(ip="192.168.49.100"))
+    assert load_balancer_address(ip) == IngressAddress("192.168.49.100", None)
+    elb = "a1b2-123.eu-west-1.elb.amazonaws.com"
+    assert load_balancer_address(status(LoadBalancerIngress(hostname=elb))) == IngressAddress(None, elb)
+    assert load_balancer_address(status(LoadBalancerIngress(hostname=elb))).host == elb
+    for empty in (None, ServiceStatus(), ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[]))):
+        with pytest.raises(ValueError, match="istio-ingressgateway has no LoadBalancer address: with loadBalancer"):
+            load_balancer_address(empty)

@@ -12,8 +12,23 @@ import yaml
 from components.metallb import address_pool_manifest
 from components.network import parse_address_pool
 from components.settings import parse_settings
-from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
-from tests.harness import FAKE_BIN, fake_environment, fake_state, run_shell, set_fake_profile
+from components.shell import (
+    INTERPRETER,
+    access_environment,
+    cluster_environment,
+    existing_access_environment,
+    parse_cluster_access,
+    script,
+)
+from tests.harness import (
+    FAKE_BIN,
+    add_existing_cluster,
+    fake_environment,
+    fake_state,
+    node_object,
+    run_shell,
+    set_fake_profile,
+)
 from tests.harness import raw_config as raw
 
 
@@ -80,13 +95,35 @@ def test_create_refuses_a_profile_that_exists_with_another_size(machine: dict[st
     result = run("cluster-create.sh", machine, **cluster_env(cpus="2", memory="4g"))
     assert result.returncode != 0
     (line,) = result.stderr.splitlines()
-    assert "4 CPUs and 8192 MB" in line
-    assert "2 CPUs and 4096 MB" in line
+    assert "1 nodes of 4 CPUs and 8192 MB" in line
+    assert "1 nodes of 2 CPUs and 4096 MB" in line
     assert "minikube delete -p local-mesh-dev" in line
     assert not any(
         call[:2] in (["minikube", "start"], ["minikube", "delete"]) for call in state(machine)["calls"][calls_before:]
     )
     assert state(machine)["profiles"]["local-mesh-dev"]["cpus"] == 4
+
+
+def test_create_starts_every_node_and_the_profile_ip_is_the_control_planes(machine: dict[str, str]) -> None:
+    result = run("cluster-create.sh", machine, **cluster_env(nodes="3"))
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(run_shell("minikube profile list -o json --light", machine).stdout)
+    (profile,) = listed["valid"]
+    nodes = profile["Config"]["Nodes"]
+    assert [(node["Name"], node["ControlPlane"]) for node in nodes] == [("", True), ("m02", False), ("m03", False)]
+    access = run("cluster-access.sh", machine, **access_env())
+    assert access.returncode == 0, access.stderr
+    assert parse_cluster_access(access.stdout, "local-mesh-dev").node_ip == nodes[0]["IP"]
+
+
+def test_create_refuses_a_profile_that_exists_with_another_node_count(machine: dict[str, str]) -> None:
+    # minikube ignores --nodes for an existing profile (cmd/minikube/cmd/start.go:497-505).
+    assert run("cluster-create.sh", machine, **cluster_env()).returncode == 0
+    result = run("cluster-create.sh", machine, **cluster_env(nodes="3"))
+    assert result.returncode != 0
+    assert "already exists with 1 nodes" in result.stderr
+    assert "asks for 3 nodes" in result.stderr
+    assert "local-mesh:nodes to 1" in result.stderr
 
 
 def test_create_leaves_the_users_current_context_alone(machine: dict[str, str]) -> None:
@@ -355,3 +392,68 @@ def test_webhook_gate_leaves_no_kubeconfig_copy_behind(machine: dict[str, str], 
     machine["TMPDIR"] = str(tmp)
     assert webhook_gate(machine).returncode == 0
     assert list(tmp.iterdir()) == []
+
+
+def existing_access(machine: dict[str, str], context: str = "kind-dev") -> subprocess.CompletedProcess[str]:
+    return run(
+        "existing-cluster-access.sh",
+        machine,
+        **existing_access_environment(parse_settings(raw(cluster="existing", kubeContext=context), "dev")),
+    )
+
+
+def test_existing_access_prints_the_first_nodes_ip_then_that_one_context(machine: dict[str, str]) -> None:
+    root = Path(machine["FAKE_CLI_STATE"])
+    add_existing_cluster(
+        root,
+        "kind-dev",
+        nodes=(
+            node_object("dev-control-plane", "172.18.0.2", "8", "16Gi"),
+            node_object("dev-worker", "172.18.0.3", "8", "16Gi"),
+        ),
+    )
+    add_existing_cluster(root, "prod", server="10.0.0.1:6443")
+    result = existing_access(machine)
+    assert result.returncode == 0, result.stderr
+    access = parse_cluster_access(result.stdout, "kind-dev")
+    assert access.node_ip == "172.18.0.2"
+    config = yaml.safe_load(access.kubeconfig)
+    assert [cluster["cluster"]["server"] for cluster in config["clusters"]] == ["https://127.0.0.1:40123"]
+    # Read-only: only kubectl was asked, and nothing but reads.
+    calls = state(machine)["calls"]
+    assert [call[1:3] for call in calls] == [["config", "view"], ["get", "nodes"]]
+
+
+def test_existing_access_fails_on_a_context_the_kubeconfig_lacks(machine: dict[str, str]) -> None:
+    add_existing_cluster(Path(machine["FAKE_CLI_STATE"]), "kind-dev")
+    result = existing_access(machine, "kind-typo")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot locate context kind-typo" in result.stderr
+
+
+def test_existing_access_fails_when_the_api_server_does_not_answer(machine: dict[str, str]) -> None:
+    add_existing_cluster(Path(machine["FAKE_CLI_STATE"]), "kind-dev", running=False)
+    result = existing_access(machine)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "The connection to the server 127.0.0.1:40123 was refused" in result.stderr
+
+
+def test_stand_in_kubectl_version_has_the_real_shape_and_streams(machine: dict[str, str]) -> None:
+    root = Path(machine["FAKE_CLI_STATE"])
+    add_existing_cluster(root, "kind-dev", kubernetes_version="v1.34.2")
+    add_existing_cluster(root, "down", server="10.0.0.9:6443", running=False)
+    answered = run_shell("kubectl version --output=json --context=kind-dev", machine)
+    assert answered.returncode == 0
+    server = json.loads(answered.stdout)["serverVersion"]
+    assert (server["major"], server["minor"], server["gitVersion"]) == ("1", "34", "v1.34.2")
+    # No answer: the client's JSON still on stdout, then the error and exit 1 (version.go:125-180).
+    refused = run_shell("kubectl version --output=json --context=down", machine)
+    assert refused.returncode == 1
+    assert "serverVersion" not in json.loads(refused.stdout)
+    assert refused.stderr.startswith("The connection to the server 10.0.0.9:6443 was refused")
+    # A missing context: nothing printed, client-go's configuration error, exit 1.
+    missing = run_shell("kubectl version --output=json --context=nope", machine)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.strip() == "Error in configuration: context was not found for specified context: nope"

@@ -145,3 +145,40 @@ def test_skipping_preflight_does_not_let_an_unusable_kubernetes_version_through(
         run_program("dev", tmp_path, {"preflight": False, "kubernetesVersion": "v1.20.0"})
     assert failure.value.registrations == []
     assert not (tmp_path / "state.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value", "accepted"),
+    [
+        ({"kubeContext": "kind-dev"}, "kubeContext", "kind-dev", "empty with cluster minikube"),
+        ({"cluster": "existing"}, "kubeContext", "", "the name of a context in your kubeconfig"),
+        ({"cluster": "existing", "kubeContext": "kind-dev", "nodes": "3"}, "nodes", "3", "1 with cluster existing"),
+        ({"nodes": "0"}, "nodes", "0", "at least 1 minikube node"),
+        ({"nodes": "two"}, "nodes", "two", "a whole number of minikube nodes"),
+        ({"loadBalancer": "none"}, "loadBalancer", "none", "metallb with cluster minikube"),
+        ({"loadBalancer": "cloud"}, "loadBalancer", "cloud", "one of metallb, none"),
+        ({"cluster": "kind"}, "cluster", "kind", "one of minikube, existing"),
+    ],
+)
+def test_every_wrong_cluster_combination_is_one_line(
+    overrides: dict[str, str], key: str, value: str, accepted: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw(**overrides), "dev")
+    message = str(error.value)
+    assert message.startswith(f"local-mesh:{key} = {value!r} is not valid: expected ")
+    assert accepted in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("load_balancer", ["metallb", "none"])
+def test_an_existing_cluster_is_reached_through_the_named_context(load_balancer: str) -> None:
+    settings = parse_settings(raw(cluster="existing", kubeContext=" kind-dev ", loadBalancer=load_balancer), "dev")
+    assert (settings.cluster, settings.kube_context, settings.load_balancer) == ("existing", "kind-dev", load_balancer)
+    assert not settings.on_minikube
+    assert settings.metallb == (load_balancer == "metallb")
+
+
+def test_a_multi_node_minikube_keeps_the_profiles_context() -> None:
+    settings = parse_settings(raw(nodes="3"), "dev")
+    assert (settings.nodes, settings.kube_context) == (3, "local-mesh-dev")

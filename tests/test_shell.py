@@ -29,7 +29,13 @@ def test_environment_carries_every_start_value() -> None:
         "MINIKUBE_CPUS": "3",
         "MINIKUBE_MEMORY": "6144mb",
         "MINIKUBE_KUBERNETES_VERSION": "v1.35.1",
+        "MINIKUBE_NODES": "1",
     }
+
+
+def test_another_node_count_recreates_the_cluster() -> None:
+    # minikube keeps an existing profile's nodes (cmd/minikube/cmd/start.go:497-505).
+    assert recreate_triggers(parse_settings(raw(nodes="3"), "dev")) != recreate_triggers(parse_settings(raw(), "dev"))
 
 
 def test_equal_sizes_in_other_words_do_not_recreate_the_cluster() -> None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Create (or start again) this stack's minikube profile.
 # Inputs, all from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, MINIKUBE_CPUS,
-# MINIKUBE_MEMORY (whole MB with an "mb" suffix), MINIKUBE_KUBERNETES_VERSION.
+# MINIKUBE_MEMORY (whole MB with an "mb" suffix, per node), MINIKUBE_KUBERNETES_VERSION,
+# MINIKUBE_NODES (the total number of nodes).
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
-: "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}"
+: "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}" "${MINIKUBE_NODES:?}"
 
 # A profile that did not exist before this run is ours to remove if the start
 # fails, so a failed `pulumi up` leaves nothing half-built behind. minikube
@@ -19,30 +20,34 @@ else
   # minikube keeps an existing profile's size and only warns that it cannot be
   # changed (cmd/minikube/cmd/start_flags.go:830-836), so a profile made by hand
   # with another size would silently run on that size. Its size is in
-  # `profile list -o json`: Config.CPUs and Config.Memory in MB
-  # (pkg/minikube/config/types.go:27-45); --light skips the status checks. A
+  # `profile list -o json`: Config.CPUs and Config.Memory in MB, Config.Nodes
+  # (pkg/minikube/config/types.go:27-45,77); --light skips the status checks. A
   # profile missing from "valid" has a config minikube cannot read: start reports it.
+  # An existing profile also keeps its nodes: start ignores --nodes then
+  # (cmd/minikube/cmd/start.go:497-505).
   existing_size=$(minikube profile list --output=json --light | python3 -c '
 import json, sys
 for profile in json.load(sys.stdin)["valid"]:
     if profile["Name"] == sys.argv[1]:
-        print(profile["Config"]["CPUs"], profile["Config"]["Memory"])
+        print(profile["Config"]["CPUs"], profile["Config"]["Memory"], len(profile["Config"]["Nodes"]))
 ' "$MINIKUBE_PROFILE")
-  read -r existing_cpus existing_memory <<<"$existing_size"
+  read -r existing_cpus existing_memory existing_nodes <<<"$existing_size"
   wanted_memory=${MINIKUBE_MEMORY%mb}
-  if [ -n "$existing_size" ] && { [ "$existing_cpus" != "$MINIKUBE_CPUS" ] || [ "$existing_memory" != "$wanted_memory" ]; }; then
-    echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} already exists with ${existing_cpus} CPUs and ${existing_memory} MB, but this stack asks for ${MINIKUBE_CPUS} CPUs and ${wanted_memory} MB, and minikube cannot resize a profile: delete it with 'minikube delete -p ${MINIKUBE_PROFILE}', or set local-mesh:cpus to ${existing_cpus} and local-mesh:memory to ${existing_memory}" >&2
+  if [ -n "$existing_size" ] && { [ "$existing_cpus" != "$MINIKUBE_CPUS" ] || [ "$existing_memory" != "$wanted_memory" ] || [ "$existing_nodes" != "$MINIKUBE_NODES" ]; }; then
+    echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} already exists with ${existing_nodes} nodes of ${existing_cpus} CPUs and ${existing_memory} MB, but this stack asks for ${MINIKUBE_NODES} nodes of ${MINIKUBE_CPUS} CPUs and ${wanted_memory} MB, and minikube cannot resize a profile: delete it with 'minikube delete -p ${MINIKUBE_PROFILE}', or set local-mesh:nodes to ${existing_nodes}, local-mesh:cpus to ${existing_cpus} and local-mesh:memory to ${existing_memory}" >&2
     exit 1
   fi
 fi
 
-echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIVER}, ${MINIKUBE_CPUS} CPUs, ${MINIKUBE_MEMORY}, Kubernetes ${MINIKUBE_KUBERNETES_VERSION})" >&2
+echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIVER}, ${MINIKUBE_NODES} x ${MINIKUBE_CPUS} CPUs, ${MINIKUBE_MEMORY}, Kubernetes ${MINIKUBE_KUBERNETES_VERSION})" >&2
 # --keep-context: the user's current kube context stays where it was; this
 # program reaches its cluster through the profile's own context only.
 # --container-runtime=docker: minikube 1.39 made containerd the default
 # (../shared/upstream/README.md, "Versions seen"); Istio's `platform: minikube`
 # in the ambient profile expects docker's pod network namespaces (cniNetnsDir
 # /var/run/docker/netns, istio-cni chart files/profile-platform-minikube.yaml).
+# --nodes is the total, each node of --cpus and --memory (start_flags.go:198;
+# the driver gets cc.CPUs and cc.Memory per machine, pkg/minikube/registry/drvs/docker/docker.go:85-86).
 start_code=0
 minikube start \
   --profile="$MINIKUBE_PROFILE" \
@@ -51,6 +56,7 @@ minikube start \
   --cpus="$MINIKUBE_CPUS" \
   --memory="$MINIKUBE_MEMORY" \
   --kubernetes-version="$MINIKUBE_KUBERNETES_VERSION" \
+  --nodes="$MINIKUBE_NODES" \
   --keep-context >&2 || start_code=$?
 if [ "$start_code" -ne 0 ]; then
   if [ "$created_here" = true ]; then

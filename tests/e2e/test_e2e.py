@@ -3,11 +3,18 @@ up, verify, a second up with no changes, minikube stop and up again, destroy,
 driven through Pulumi's Automation API. Opt-in (`make e2e`), because it creates
 a real cluster; skipped, with the reason, wherever Docker, minikube, kubectl or
 the Pulumi CLI is missing, as on the CI machine.
+
+A second mode runs the same mesh on a cluster you already have (a kind cluster
+on a laptop or in CI): `make e2e LOCAL_MESH_E2E_CONTEXT=kind-dev` (and
+LOCAL_MESH_E2E_LOAD_BALANCER=none for a cluster with its own load balancer).
+It installs through that context, verifies, ups again, destroys, and checks
+that none of local-mesh's releases or its sample namespace is left.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -23,6 +30,8 @@ from tests.harness import REPO
 from tools.verify import verify
 
 TOOLS = ("docker", "minikube", "kubectl", "pulumi")
+EXISTING_CONTEXT = "LOCAL_MESH_E2E_CONTEXT"
+EXISTING_LOAD_BALANCER = "LOCAL_MESH_E2E_LOAD_BALANCER"
 
 
 def missing_prerequisite() -> str | None:
@@ -105,3 +114,63 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
     finally:
         stack.workspace.remove_stack(stack_name, force=True)
         subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=False)
+
+
+def test_on_an_existing_cluster_up_second_up_destroy(
+    request: pytest.FixtureRequest, tmp_path: Path, stage_times: dict[str, float]
+) -> None:
+    if not request.config.getoption("--run-e2e"):
+        pytest.skip("end-to-end test not requested: run `make e2e` on a machine with a cluster and pulumi")
+    context = os.environ.get(EXISTING_CONTEXT)
+    if not context:
+        pytest.skip(f"no existing cluster named: set {EXISTING_CONTEXT} to a context of your kubeconfig")
+    for tool in ("kubectl", "pulumi"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"end-to-end prerequisites missing: {tool} is not on PATH")
+
+    from pulumi import automation
+
+    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    workspace = automation.LocalWorkspaceOptions(
+        work_dir=str(REPO),
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "e2e"},
+    )
+    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    load_balancer = os.environ.get(EXISTING_LOAD_BALANCER, "metallb")
+    stack.set_all_config(
+        {
+            "local-mesh:cluster": automation.ConfigValue("existing"),
+            "local-mesh:kubeContext": automation.ConfigValue(context),
+            "local-mesh:loadBalancer": automation.ConfigValue(load_balancer),
+        }
+    )
+
+    def kubectl(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", f"--context={context}", *words], capture_output=True, text=True)
+
+    try:
+        up = timed(stage_times, "first up", lambda: stack.up(on_output=print))
+        outputs = {key: value.value for key, value in up.outputs.items()}
+        assert outputs["kubeContext"] == context
+        assert "profile" not in outputs
+        assert ("ingressIp" in outputs) or ("ingressHost" in outputs)
+        if load_balancer == "metallb":
+            assert IPv4Address(outputs["ingressIp"]) in parse_address_pool(outputs["addressPool"])
+
+        checks = timed(stage_times, "verify", lambda: verify(outputs))
+        assert all(check.passed for check in checks), [check.line() for check in checks]
+
+        again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
+        changes = {op: count for op, count in (again.summary.resource_changes or {}).items() if op != "same"}
+        assert changes == {}, f"a second up changed {changes}"
+
+        timed(stage_times, "destroy", lambda: stack.destroy(on_output=print))
+        # Helm keeps each release as Secrets labelled owner=helm and name=<release>
+        # (helm pkg/storage/driver: the record labels name, owner, status, version).
+        left = kubectl("get", "secrets", "--all-namespaces", "--selector=owner=helm", "--output=json")
+        assert left.returncode == 0, left.stderr
+        names = {item["metadata"]["labels"]["name"] for item in json.loads(left.stdout)["items"]}
+        assert not names & {"metallb", "istio-base", "istiod", "istio-ingressgateway", "istio-egressgateway"}
+        assert kubectl("get", "namespace", "sample").returncode != 0
+    finally:
+        stack.workspace.remove_stack(stack_name, force=True)
