@@ -36,6 +36,9 @@ class Cluster(pulumi.ComponentResource):
     node_ip: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_context: pulumi.Output[str]
+    # Whether the program makes (and destroy deletes) its releases' namespaces
+    # itself, rather than Helm (components/helm.py, install_releases).
+    owns_namespaces: bool
     _provider: kubernetes.Provider
 
     def _read_access(
@@ -85,6 +88,8 @@ class MinikubeCluster(Cluster):
     is `deleted_with` the minikube Command: deleting the profile deletes them
     all, so destroy is one `minikube delete`.
     """
+
+    owns_namespaces = False  # they go with the profile
 
     profile: pulumi.Output[str]
 
@@ -165,6 +170,8 @@ class ExistingCluster(Cluster):
     with "cannot re-use a name that is still in use" (helm pkg/action/install.go,
     availableName; helm/helm#8380).
     """
+
+    owns_namespaces = True  # helm uninstall leaves the namespaces --create-namespace made
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)

@@ -78,7 +78,9 @@ class Istio(pulumi.ComponentResource):
                     GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
                 )
             ]
-        installed = install_releases(releases, steps, lambda before: cluster.in_cluster(self, before))
+        installed = install_releases(
+            releases, steps, lambda before: cluster.in_cluster(self, before), cluster.owns_namespaces
+        )
         self.mesh_ready = installed[plan.mesh_ready]
         if settings.mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.

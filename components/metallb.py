@@ -62,7 +62,10 @@ class MetalLB(pulumi.ComponentResource):
         self.address_pool = pool.apply(str)
 
         releases = install_releases(
-            plan.in_namespace(METALLB_NAMESPACE), {}, lambda before: cluster.in_cluster(self, before)
+            plan.in_namespace(METALLB_NAMESPACE),
+            {},
+            lambda before: cluster.in_cluster(self, before),
+            cluster.owns_namespaces,
         )
 
         # The pool waits until MetalLB's webhook admits a dry run of it

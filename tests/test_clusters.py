@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components.shell import script
+from tests.conftest import SharedRun
 from tests.harness import (
     CLUSTER_LOAD_BALANCER,
     ProgramFailedError,
@@ -91,6 +92,23 @@ def test_every_kubernetes_resource_goes_through_the_named_context_alone(either: 
 def test_nothing_is_deleted_with_anything_on_an_existing_cluster(either: ProgramRun) -> None:
     assert [r.name for r in either.registrations if r.deleted_with] == []
     assert either.mocks.transforms == {}
+
+
+def test_destroy_leaves_no_namespace_of_local_meshs_on_an_existing_cluster(either: ProgramRun) -> None:
+    """Helm's --create-namespace makes a namespace `helm uninstall` leaves behind:
+    on a cluster that is not local-mesh's, each release's namespace is a
+    Namespace of the program's that the release depends on, so destroy
+    deletes it after the release."""
+    for release in either.releases().values():
+        namespace = release.inputs["namespace"]
+        assert release.inputs["createNamespace"] is False, release.name
+        assert either.depends_on(release, either.find("kubernetes:core/v1:Namespace", namespace)), release.name
+
+
+def test_on_its_own_minikube_helm_makes_the_namespaces_that_go_with_the_cluster(shared_run: SharedRun) -> None:
+    run = shared_run()
+    assert all(release.inputs["createNamespace"] for release in run.releases().values())
+    assert [r.name for r in run.of_type("kubernetes:core/v1:Namespace")] == ["sample"]
 
 
 def test_destroy_uninstalls_in_reverse_order_of_the_declared_dependencies(either: ProgramRun) -> None:
