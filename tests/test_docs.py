@@ -78,3 +78,10 @@ def test_readme_names_the_versions_make_up_fetches() -> None:
     pinned = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
     fetched = ", ".join(f"{tool.lower()} {pinned[f'{tool}_PINNED']}" for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
     assert f"({fetched})" in " ".join(README.split())
+
+
+def test_readme_layout_names_every_module_and_tool() -> None:
+    layout = README.split("## Layout", 1)[1]
+    files = [*(REPO / "components").glob("*.py"), *(REPO / "components").glob("*.env"), *(REPO / "tools").iterdir()]
+    unnamed = [path.name for path in files if path.name != "__init__.py" and path.is_file() and path.name not in layout]
+    assert unnamed == []
