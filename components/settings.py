@@ -32,11 +32,15 @@ CONFIG_KEYS = (
     "mtls",
     "sample",
     "preflight",
+    "observability",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
 RESOURCE_PROFILES = ("lean", "istio")
 MTLS_MODES = ("strict", "permissive")
+# full: Kiali, Prometheus, Grafana and Jaeger; kiali: Kiali and the Prometheus
+# its traffic graph reads; none: no observability addons.
+OBSERVABILITY_LEVELS = ("full", "kiali", "none")
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -82,6 +86,7 @@ class Settings:
     mtls: str
     sample: bool
     preflight: bool
+    observability: str
 
     @property
     def kube_context(self) -> str:
@@ -255,9 +260,14 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
         ) from None
 
-    istio_profile, resources, mtls = (
+    istio_profile, resources, mtls, observability = (
         _choice(raw, key, choices)
-        for key, choices in (("istioProfile", ISTIO_PROFILES), ("resources", RESOURCE_PROFILES), ("mtls", MTLS_MODES))
+        for key, choices in (
+            ("istioProfile", ISTIO_PROFILES),
+            ("resources", RESOURCE_PROFILES),
+            ("mtls", MTLS_MODES),
+            ("observability", OBSERVABILITY_LEVELS),
+        )
     )
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
@@ -276,4 +286,5 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         mtls=mtls,
         sample=sample,
         preflight=preflight,
+        observability=observability,
     )
