@@ -5,6 +5,7 @@ import pulumi
 from components.cluster import MinikubeCluster
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.observability import Observability
 from components.plan import LOAD_BALANCER, release_plan
 from components.preflight import run_preflight
 from components.sample import Sample
@@ -17,6 +18,8 @@ run_preflight(settings)
 cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, plan, cluster)
 istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
+if plan.addons():
+    Observability("observability", plan, cluster, istio.control_plane)
 if settings.sample:
     sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.control_plane])
     pulumi.export("sampleUrl", sample.url)

@@ -68,6 +68,7 @@ def test_readme_profile_table_matches_the_footprint() -> None:
                     **{key: str(value) for key, value in project_defaults().items()},
                     "istioProfile": profile,
                     "resources": resources,
+                    "observability": "none",
                 },
                 "dev",
             )
@@ -78,3 +79,10 @@ def test_readme_names_the_versions_make_up_fetches() -> None:
     pinned = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
     fetched = ", ".join(f"{tool.lower()} {pinned[f'{tool}_PINNED']}" for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
     assert f"({fetched})" in " ".join(README.split())
+
+
+def test_readme_states_what_the_default_stack_with_its_dashboards_requests() -> None:
+    settings = parse_settings(dict(project_defaults()), "dev")
+    requests = total(settings, release_plan(settings))
+    section = README.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
+    assert f"requests {requests.cpu_millis}m CPU and {requests.memory_mib}Mi" in " ".join(section.split())

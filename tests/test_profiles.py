@@ -16,11 +16,13 @@ from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
 from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 
-RELEASES = {
+MESH_RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
     "minimal": ["istio-base", "istio-ingressgateway", "istiod", "metallb"],
     "ambient": ["istio-base", "istio-cni", "istio-ingressgateway", "istiod", "metallb", "ztunnel"],
 }
+# observability: full, the default, in every profile.
+DASHBOARD_RELEASES = ["grafana", "kiali", "prometheus"]
 
 
 Combination = tuple[str, str, ProgramRun]
@@ -40,7 +42,7 @@ def combination(request: pytest.FixtureRequest, shared_run: SharedRun) -> Combin
 
 def test_each_combination_installs_its_releases_and_exports_the_ingress(combination: Combination) -> None:
     profile, _, run = combination
-    assert sorted(run.releases()) == RELEASES[profile]
+    assert sorted(run.releases()) == sorted(MESH_RELEASES[profile] + DASHBOARD_RELEASES)
     assert run.outputs["ingressIp"] == "192.168.49.100"
 
 
