@@ -19,7 +19,7 @@ cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, plan, cluster)
 istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
 if plan.addons():
-    Observability("observability", plan, cluster, istio.control_plane)
+    Observability("observability", settings, plan, cluster, istio.control_plane)
 if settings.sample:
     sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.control_plane])
     pulumi.export("sampleUrl", sample.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from components.jaeger import jaeger_pods
 from components.plan import NO_REQUESTS, Plan, Requests
 from components.sample import sample_pods
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, Settings
@@ -28,6 +29,7 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
         found.update(sample_pods(settings, plan))
+    found.update(jaeger_pods(settings))
     return found
 
 

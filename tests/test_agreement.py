@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from components.sample import SAMPLE_NAMESPACE
 from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
 from tests.harness import ProgramRun, Registration
@@ -35,8 +36,9 @@ def of_kind(run: ProgramRun, kind: str) -> list[Registration]:
     return [r for r in run.registrations if r.type.startswith("kubernetes:") and r.type.split(":")[-1] == kind]
 
 
-def the_one(run: ProgramRun, kind: str) -> Registration:
-    (resource,) = of_kind(run, kind)
+def the_one(run: ProgramRun, kind: str, namespace: str | None = None) -> Registration:
+    """The one object of this kind (in this namespace, if given)."""
+    (resource,) = [r for r in of_kind(run, kind) if namespace is None or namespace_of(r) == namespace]
     return resource
 
 
@@ -71,7 +73,7 @@ def test_the_l2_advertisement_announces_the_address_pool_that_exists(run: Progra
 
 
 def test_the_sample_service_selects_the_sample_pods_and_their_port(run: ProgramRun) -> None:
-    service, deployment = the_one(run, "Service"), the_one(run, "Deployment")
+    service, deployment = the_one(run, "Service", SAMPLE_NAMESPACE), the_one(run, "Deployment", SAMPLE_NAMESPACE)
     assert namespace_of(service) == namespace_of(deployment)
     pod = deployment.inputs["spec"]["template"]
     selector = service.inputs["spec"]["selector"]
@@ -127,7 +129,7 @@ def test_the_sample_url_is_routed_by_the_virtual_service_to_the_sample_service(r
     assert url.hostname == run.outputs["ingressIp"]
     route = the_one(run, "VirtualService")
     assert routes_path(route, url.path), f"{url.path} is a 404 from Envoy"
-    service = the_one(run, "Service")
+    service = the_one(run, "Service", SAMPLE_NAMESPACE)
     name, namespace = name_and_namespace(service)
     for http in route.inputs["spec"]["http"]:
         for destination in http["route"]:

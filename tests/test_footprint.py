@@ -59,13 +59,15 @@ def test_the_footprint_counts_every_workload() -> None:
         "istio-egressgateway",
         "istio-ingressgateway",
         "istiod",
+        "jaeger",
         "kiali",
         "metallb-controller",
         "metallb-speaker",
         "prometheus",
     ]
-    assert {"kiali", "prometheus"} <= set(of(observability="kiali")) and "grafana" not in of(observability="kiali")
-    assert {"kiali", "prometheus", "grafana"}.isdisjoint(of(observability="none"))
+    assert {"kiali", "prometheus"} <= set(of(observability="kiali"))
+    assert {"grafana", "jaeger"}.isdisjoint(of(observability="kiali"))
+    assert {"kiali", "prometheus", "grafana", "jaeger"}.isdisjoint(of(observability="none"))
     ambient = of(istio_profile="ambient")
     assert "httpbin sidecar" not in ambient
     assert {"istio-cni-node", "ztunnel"} <= set(ambient)

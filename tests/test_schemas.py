@@ -63,6 +63,12 @@ def test_every_object_the_program_creates_validates(program: ProgramRun) -> None
             "Deployment",
             "Gateway",
             "VirtualService",
+            # Jaeger (observability: full, the default)
+            "ConfigMap",
+            "Deployment",
+            "Service",
+            "Service",
+            "Service",
         ]
     )
     assert [problem for item in objects for problem in schema_problems(item)] == []
