@@ -11,7 +11,15 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import yaml
 
-from components.plan import ISTIO_NAMESPACE, JAEGER_PATH, Requests, requests_of
+from components.plan import (
+    ISTIO_NAMESPACE,
+    JAEGER_COLLECTOR,
+    JAEGER_PATH,
+    OTLP_GRPC_PORT,
+    TRACING_PROVIDER,
+    Requests,
+    requests_of,
+)
 from components.settings import Settings
 
 # The image Istio 1.31 pins (samples/addons/jaeger.yaml).
@@ -19,7 +27,6 @@ JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.17.0"
 JAEGER_LABELS = {"app": "jaeger"}
 QUERY_PORT = 16686  # jaeger_query's HTTP port: the UI and its /api
 HEALTH_PORT = 13133  # healthcheckv2, answering /status (Istio's jaeger.yaml probes)
-OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 ZIPKIN_PORT = 9411
 # Traces live in memory and the oldest go once this many are kept: the memory
@@ -85,12 +92,29 @@ def jaeger_config() -> dict[str, Any]:
 JAEGER_SERVICES: dict[str, list[tuple[str, int, int]]] = {
     "tracing": [("http-query", 80, QUERY_PORT)],
     "zipkin": [("http-query", ZIPKIN_PORT, ZIPKIN_PORT)],
-    "jaeger-collector": [
+    JAEGER_COLLECTOR: [
         ("grpc-otel", OTLP_GRPC_PORT, OTLP_GRPC_PORT),
         ("http-otel", OTLP_HTTP_PORT, OTLP_HTTP_PORT),
         ("http-zipkin", ZIPKIN_PORT, ZIPKIN_PORT),
     ],
 }
+
+
+# How many requests get a trace. demo: every one, what its profile promises
+# (files/profile-demo.yaml pilot.traceSampling: 100) and what someone trying a
+# mesh wants to see. Otherwise Istio's own default, 1% (istiod values.yaml
+# pilot.traceSampling: 1.0): each sampled request costs the proxies CPU and
+# Jaeger memory. `verify` forces a trace of its own requests either way.
+SAMPLING_PERCENT = {"demo": 100.0, "minimal": 1.0, "ambient": 1.0}
+
+
+def telemetry_spec(istio_profile: str) -> dict[str, Any]:
+    """Mesh-wide (in the root namespace): every proxy reports spans to Jaeger."""
+    return {
+        "tracing": [
+            {"providers": [{"name": TRACING_PROVIDER}], "randomSamplingPercentage": SAMPLING_PERCENT[istio_profile]}
+        ]
+    }
 
 
 def install_jaeger(settings: Settings, in_cluster: pulumi.ResourceOptions) -> None:
@@ -163,3 +187,12 @@ def install_jaeger(settings: Settings, in_cluster: pulumi.ResourceOptions) -> No
             ),
             opts=in_cluster,
         )
+    # After istiod (in `in_cluster`), whose webhook validates Istio's custom resources.
+    kubernetes.apiextensions.CustomResource(
+        "mesh-tracing",
+        api_version="telemetry.istio.io/v1",
+        kind="Telemetry",
+        metadata=kubernetes.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=ISTIO_NAMESPACE),
+        spec=telemetry_spec(settings.istio_profile),
+        opts=in_cluster,
+    )

@@ -52,6 +52,16 @@ GRAFANA_PATH = "/grafana"
 JAEGER_PATH = "/jaeger"
 # The in-cluster address of Prometheus's HTTP API: the route prefix applies to every endpoint.
 PROMETHEUS_URL = f"http://prometheus.istio-system:{PROMETHEUS_PORT}{PROMETHEUS_PATH}"
+# Istio's tracing provider for Jaeger, as Istio's demo profile declares it
+# (istiod files/profile-demo.yaml, meshConfig.extensionProviders): OpenTelemetry
+# over gRPC to Jaeger's collector (components/jaeger.py).
+TRACING_PROVIDER = "jaeger"
+JAEGER_COLLECTOR = "jaeger-collector"
+OTLP_GRPC_PORT = 4317
+JAEGER_EXTENSION_PROVIDER = {
+    "name": TRACING_PROVIDER,
+    "opentelemetry": {"port": OTLP_GRPC_PORT, "service": f"{JAEGER_COLLECTOR}.istio-system.svc.cluster.local"},
+}
 # Jaeger's query service (components/jaeger.py) under its base path.
 JAEGER_QUERY_URL = f"http://tracing.istio-system:80{JAEGER_PATH}"
 # Istio publishes its dashboards' JSON in every release tag (manifests/addons/dashboards/;
@@ -273,6 +283,10 @@ def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
     # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
     values: Values = {"profile": profile} if profile in ("demo", "ambient") else {}
     pinned: dict[str, str] = {}
+    if settings.observability == "full" and profile != "demo":
+        # The Telemetry that turns tracing on names this provider. demo's chart
+        # profile declares it already (with three others a list set here would drop).
+        values["meshConfig"] = {"extensionProviders": [JAEGER_EXTENSION_PROVIDER]}
     if lean:
         # Under `pilot` only: the chart merges its profile over its defaults,
         # then copies `pilot.*` over the top level (templates/zzz_profile.yaml,

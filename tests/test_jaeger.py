@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from components.jaeger import JAEGER_IMAGE, JAEGER_LABELS, JAEGER_SERVICES
-from components.plan import JAEGER_PATH
+from components.plan import JAEGER_PATH, release_plan
+from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
-from tests.harness import ProgramRun, upstream
+from tests.harness import ProgramRun, settings_for, upstream
+from tests.upstream import render
 
 ISTIO_JAEGER = "addons/istio-1.31.0-rc.0/samples-addons/jaeger.yaml"
 
@@ -90,3 +92,35 @@ def test_jaeger_keeps_a_bounded_number_of_traces_in_memory_and_serves_under_its_
 @pytest.mark.parametrize("level", ["kiali", "none"])
 def test_only_full_installs_jaeger(shared_run: SharedRun, level: str) -> None:
     assert objects(shared_run(observability=level)) == {}
+
+
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_every_profile_sends_spans_to_jaegers_collector(shared_run: SharedRun, istio_profile: str) -> None:
+    """The Telemetry names a provider istiod's rendered mesh config declares,
+    and that provider points at the collector Service and a port it serves."""
+    run = shared_run(istioProfile=istio_profile)
+    (telemetry,) = [r.inputs for r in run.registrations if r.type.endswith(":Telemetry")]
+    assert telemetry["metadata"]["namespace"] == "istio-system"  # the root namespace: mesh-wide
+    (tracing,) = telemetry["spec"]["tracing"]
+    (provider_name,) = [provider["name"] for provider in tracing["providers"]]
+    istiod = release_plan(settings_for(istio_profile, "lean")).release("istiod")
+    mesh = yaml.safe_load(one_configmap(render(istiod), "istio")["data"]["mesh"])
+    (provider,) = [entry for entry in mesh["extensionProviders"] if entry["name"] == provider_name]
+    service, _, namespace = provider["opentelemetry"]["service"].partition(".")
+    assert namespace.startswith("istio-system.")
+    collector = objects(run)[("Service", service)]["spec"]
+    assert provider["opentelemetry"]["port"] in {port["port"] for port in collector["ports"]}
+    # Every request in demo, as its profile promises; a small share elsewhere.
+    percent = tracing["randomSamplingPercentage"]
+    assert percent == 100 if istio_profile == "demo" else 0 < percent <= 5
+
+
+def test_without_jaeger_istiod_keeps_its_mesh_config() -> None:
+    for istio_profile in ISTIO_PROFILES:
+        values = release_plan(settings_for(istio_profile, "lean", observability="kiali")).release("istiod").values
+        assert "meshConfig" not in values
+
+
+def one_configmap(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (found,) = [item for item in items if item["kind"] == "ConfigMap" and item["metadata"]["name"] == name]
+    return found
