@@ -19,7 +19,10 @@ cluster = MinikubeCluster("cluster", settings)
 metallb = MetalLB("metallb", settings, plan, cluster)
 istio = Istio("istio", settings, plan, cluster, waits_for={LOAD_BALANCER: metallb.ready})
 if plan.addons():
-    Observability("observability", settings, plan, cluster, istio.control_plane)
+    observability = Observability("observability", settings, plan, cluster, istio.control_plane, istio.ingress_ip)
+    # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
+    for output, url in observability.urls.items():
+        pulumi.export(output, url)
 if settings.sample:
     sample = Sample("sample", settings, plan, cluster, istio.ingress_ip, waits_for=[istio.control_plane])
     pulumi.export("sampleUrl", sample.url)

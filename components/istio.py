@@ -20,6 +20,21 @@ def load_balancer_ip(status: kubernetes.core.v1.outputs.ServiceStatus | None) ->
     return ingress[0].ip
 
 
+# The one Gateway of the ingress gateway's port 80: two Gateways on the same
+# workload, port and host conflict (Istio picks one). The sample and the
+# dashboards each bind their own VirtualService to it.
+MESH_GATEWAY_NAME = "ingress"
+MESH_GATEWAY = f"{ISTIO_NAMESPACE}/{MESH_GATEWAY_NAME}"
+
+
+def mesh_gateway_spec() -> dict[str, Any]:
+    # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
+    return {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+    }
+
+
 def peer_authentication_spec() -> dict[str, Any]:
     """Mesh-wide (in the root namespace): workloads accept only mTLS."""
     return {"mtls": {"mode": "STRICT"}}
@@ -67,6 +82,16 @@ class Istio(pulumi.ComponentResource):
                 spec=peer_authentication_spec(),
                 opts=cluster.in_cluster(self, [self.control_plane]),
             )
+
+        # After istiod, whose webhook validates it (and istio-base's CRDs define it).
+        kubernetes.apiextensions.CustomResource(
+            "mesh-gateway",
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=MESH_GATEWAY_NAME, namespace=ISTIO_NAMESPACE),
+            spec=mesh_gateway_spec(),
+            opts=cluster.in_cluster(self, [self.control_plane]),
+        )
 
         # The ID comes from the release's outputs, not a constant: a constant ID
         # makes the first preview read a Service that does not exist yet

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from components.footprint import total
+from components.observability import DASHBOARDS
 from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
@@ -34,7 +35,7 @@ def test_readme_lists_the_accepted_drivers_and_profiles() -> None:
 
 
 def test_readme_names_every_stack_output() -> None:
-    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text())
+    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text()) + list(DASHBOARDS)
     outputs_line = README.split("Stack outputs:", 1)[1].split("\n\n", 1)[0]
     assert sorted(re.findall(r"`(\w+)`", outputs_line)) == sorted(exported)
 

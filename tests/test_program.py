@@ -43,7 +43,7 @@ def minimal(shared_run: SharedRun) -> ProgramRun:
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
     assert sorted(demo.releases()) == sorted(MESH_RELEASES + DASHBOARD_RELEASES)
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
-    jaeger = ["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry"]
+    dashboards = ["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry", "VirtualService"]
     assert kinds == sorted(
         [
             "Command",
@@ -58,7 +58,7 @@ def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) ->
             "ServiceAccount",
             "VirtualService",
             "kubernetes",
-            *jaeger,
+            *dashboards,
         ]
     )
 
@@ -118,6 +118,10 @@ def test_stack_outputs(demo: ProgramRun) -> None:
         "kubeContext": "local-mesh-dev",
         "istioVersion": project_defaults()["istioVersion"],
         "sampleUrl": "http://192.168.49.100/status/200",
+        "kialiUrl": "http://192.168.49.100/kiali/",
+        "prometheusUrl": "http://192.168.49.100/prometheus/",
+        "grafanaUrl": "http://192.168.49.100/grafana/",
+        "jaegerUrl": "http://192.168.49.100/jaeger/",
     }
     kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
     assert [context["name"] for context in kubeconfig["contexts"]] == ["local-mesh-dev"]
@@ -139,7 +143,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 23
+    assert len(kubernetes_resources) == 24
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -153,7 +157,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = demo.find(COMMAND, "minikube")
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 24
+    assert len(in_cluster) == 25
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -212,7 +216,8 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "istio-egressgateway": "istio",
         "mesh-mtls": "istio",
         "httpbin": "sample",
-        "httpbin-gateway": "sample",
+        "mesh-gateway": "istio",
+        "dashboards": "observability",
         **{release: "observability" for release in DASHBOARD_RELEASES},
         **{name: "observability" for name in ("jaeger", "tracing", "zipkin", "jaeger-collector", "mesh-tracing")},
     }
@@ -229,7 +234,7 @@ def sample_resources(run: ProgramRun) -> dict[str, Registration]:
 
 def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: ProgramRun) -> None:
     sample = sample_resources(demo)
-    assert sorted(sample) == ["Deployment", "Gateway", "Namespace", "Service", "ServiceAccount", "VirtualService"]
+    assert sorted(sample) == ["Deployment", "Namespace", "Service", "ServiceAccount", "VirtualService"]
     assert sample["Namespace"].inputs["metadata"] == {"name": "sample", "labels": {"istio-injection": "enabled"}}
     (container,) = sample["Deployment"].inputs["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "docker.io/mccutchen/go-httpbin:v2.15.0"
@@ -246,13 +251,13 @@ def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: Program
             assert demo.depends_on(resource, sample["Namespace"]), resource.name
 
 
-def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: ProgramRun) -> None:
+def test_the_mesh_gateway_selects_the_ingress_gateway_and_the_sample_routes_to_httpbin(demo: ProgramRun) -> None:
     sample = sample_resources(demo)
-    gateway, route = sample["Gateway"].inputs, sample["VirtualService"].inputs
+    gateway, route = demo.named("mesh-gateway").inputs, sample["VirtualService"].inputs
     assert gateway["apiVersion"] == route["apiVersion"] == "networking.istio.io/v1"
     assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
     assert gateway["spec"]["servers"][0]["port"]["number"] == 80
-    assert route["spec"]["gateways"] == [gateway["metadata"]["name"]]
+    assert route["spec"]["gateways"] == [f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"]
     (http,) = route["spec"]["http"]
     assert http["route"][0]["destination"]["host"] == "httpbin.sample.svc.cluster.local"
     assert http["route"][0]["destination"]["port"]["number"] == 8000
@@ -349,3 +354,20 @@ def test_observability_none_leaves_the_mesh_as_it_was(shared_run: SharedRun, dem
 
     assert shape(bare, []) == shape(demo, observability)
     assert sorted(bare.releases()) == MESH_RELEASES
+
+
+@pytest.mark.parametrize(
+    ("level", "outputs"),
+    [
+        ("full", ["grafanaUrl", "jaegerUrl", "kialiUrl", "prometheusUrl"]),
+        ("kiali", ["kialiUrl", "prometheusUrl"]),
+        ("none", []),
+    ],
+)
+def test_dashboard_urls_are_outputs_only_for_what_is_installed(
+    shared_run: SharedRun, level: str, outputs: list[str]
+) -> None:
+    run = shared_run(observability=level)
+    assert (
+        sorted(key for key in run.outputs if key.endswith("Url") and key not in ("ingressUrl", "sampleUrl")) == outputs
+    )

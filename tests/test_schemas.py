@@ -70,6 +70,7 @@ def test_every_object_the_program_creates_validates(program: ProgramRun) -> None
             "Service",
             "Service",
             "Telemetry",
+            "VirtualService",
         ]
     )
     assert [problem for item in objects for problem in schema_problems(item)] == []
