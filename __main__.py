@@ -6,6 +6,7 @@ from components.cluster import cluster_for
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.observability import Observability
 from components.plan import LOAD_BALANCER, release_plan
 from components.preflight import run_preflight
 from components.sample import Sample
@@ -22,6 +23,11 @@ if settings.metallb:
     waits_for = {LOAD_BALANCER: metallb.ready}
     pulumi.export("addressPool", metallb.address_pool)
 istio = Istio("istio", settings, plan, cluster, waits_for=waits_for)
+if plan.addons():
+    observability = Observability("observability", settings, plan, cluster, istio.control_plane, istio.ingress_address)
+    # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
+    for output, url in observability.urls.items():
+        pulumi.export(output, url)
 if settings.sample:
     sample = Sample("sample", settings, plan, cluster, istio.ingress_address, waits_for=[istio.mesh_ready])
     pulumi.export("sampleUrl", sample.url)

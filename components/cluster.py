@@ -36,9 +36,6 @@ class Cluster(pulumi.ComponentResource):
     node_ip: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_context: pulumi.Output[str]
-    # Whether the program makes (and destroy deletes) its releases' namespaces
-    # itself, rather than Helm (components/helm.py, install_releases).
-    owns_namespaces: bool
     _provider: kubernetes.Provider
 
     def _read_access(
@@ -80,6 +77,11 @@ class Cluster(pulumi.ComponentResource):
         """Options to read an object the cluster has (`Service.get`)."""
         return pulumi.ResourceOptions(parent=parent, provider=self._provider)
 
+    def release_namespace(self, namespace: str) -> pulumi.Resource | None:
+        """The Namespace a Helm release lands in, where the program owns it;
+        None where Helm is to make it (components/helm.py, install_releases)."""
+        return None
+
 
 class MinikubeCluster(Cluster):
     """A minikube profile of its own, its node IP and a provider bound to it.
@@ -89,7 +91,8 @@ class MinikubeCluster(Cluster):
     all, so destroy is one `minikube delete`.
     """
 
-    owns_namespaces = False  # they go with the profile
+    # release_namespace stays None: Helm makes the releases' namespaces, and
+    # they go with the profile.
 
     profile: pulumi.Output[str]
 
@@ -169,9 +172,15 @@ class ExistingCluster(Cluster):
     `client.Replace = newRelease.Replace`), and Helm then refuses a name in use
     with "cannot re-use a name that is still in use" (helm pkg/action/install.go,
     availableName; helm/helm#8380).
-    """
 
-    owns_namespaces = True  # helm uninstall leaves the namespaces --create-namespace made
+    Each release's namespace is the program's own (`release_namespace`), made
+    before the release and deleted after it: Helm's --create-namespace makes a
+    namespace that `helm uninstall` leaves behind (helm/helm#1464), and destroy
+    must leave none here. An existing namespace of that name is refused, not
+    adopted: pulumi-kubernetes creates with a client-side create since v4.29.0
+    and gets AlreadyExists (pulumi-kubernetes #2926; upsertExistingObjects
+    stays off).
+    """
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
@@ -185,7 +194,15 @@ class ExistingCluster(Cluster):
             cluster_identifier=settings.kube_context,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self._namespaces: dict[str, kubernetes.core.v1.Namespace] = {}
         self.register_outputs({"kubeContext": self.kube_context, "nodeIp": self.node_ip, "kubeconfig": self.kubeconfig})
+
+    def release_namespace(self, namespace: str) -> pulumi.Resource | None:
+        if namespace not in self._namespaces:
+            self._namespaces[namespace] = kubernetes.core.v1.Namespace(
+                namespace, metadata=kubernetes.meta.v1.ObjectMetaArgs(name=namespace), opts=self.in_cluster(self)
+            )
+        return self._namespaces[namespace]
 
 
 def cluster_for(settings: Settings) -> Cluster:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from components.jaeger import jaeger_pods
 from components.plan import NO_REQUESTS, Plan, Requests
 from components.sample import sample_pods
 from components.settings import MIN_CPUS, MIN_MEMORY_MB, Settings
@@ -12,6 +13,9 @@ from components.settings import MIN_CPUS, MIN_MEMORY_MB, Settings
 # The lean mesh's promise: `cpus: 2`, `memory: 4g` is enough.
 LEAN_BUDGET_CPU_MILLIS = 500
 LEAN_BUDGET_MEMORY_MIB = 1024
+# ... and with every dashboard (`observability: full`) it still leaves most of
+# that node to the user's own workloads.
+FULL_STACK_BUDGET = Requests(600, 1536)
 # A rough allowance for what a minikube node runs besides the mesh: the
 # control plane's own requests (apiserver 250m, controller-manager 200m,
 # scheduler 100m, etcd 100m, coredns 100m) and the memory that the
@@ -25,6 +29,7 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
         found.update(sample_pods(settings, plan))
+    found.update(jaeger_pods(settings))
     return found
 
 

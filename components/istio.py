@@ -39,6 +39,21 @@ def load_balancer_address(status: kubernetes.core.v1.outputs.ServiceStatus | Non
     return IngressAddress(ip=ingress[0].ip or None, hostname=ingress[0].hostname or None)
 
 
+# The one Gateway of the ingress gateway's port 80: two Gateways on the same
+# workload, port and host conflict (Istio picks one). The sample and the
+# dashboards each bind their own VirtualService to it.
+MESH_GATEWAY_NAME = "ingress"
+MESH_GATEWAY = f"{ISTIO_NAMESPACE}/{MESH_GATEWAY_NAME}"
+
+
+def mesh_gateway_spec() -> dict[str, Any]:
+    # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
+    return {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+    }
+
+
 def peer_authentication_spec() -> dict[str, Any]:
     """Mesh-wide (in the root namespace): workloads accept only mTLS."""
     return {"mtls": {"mode": "STRICT"}}
@@ -57,6 +72,7 @@ class Istio(pulumi.ComponentResource):
     # The IP or else the hostname: what a URL to the ingress names.
     ingress_address: pulumi.Output[str]
     istio_version: pulumi.Output[str]
+    control_plane: kubernetes.helm.v3.Release
     mesh_ready: kubernetes.helm.v3.Release
 
     def __init__(
@@ -79,8 +95,10 @@ class Istio(pulumi.ComponentResource):
                 )
             ]
         installed = install_releases(
-            releases, steps, lambda before: cluster.in_cluster(self, before), cluster.owns_namespaces
+            releases, steps, lambda before: cluster.in_cluster(self, before), cluster.release_namespace
         )
+        # istiod: its webhooks validate Istio's objects and inject sidecars.
+        self.control_plane = installed["istiod"]
         self.mesh_ready = installed[plan.mesh_ready]
         if settings.mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.
@@ -90,8 +108,18 @@ class Istio(pulumi.ComponentResource):
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
                 spec=peer_authentication_spec(),
-                opts=cluster.in_cluster(self, [installed["istiod"]]),
+                opts=cluster.in_cluster(self, [self.control_plane]),
             )
+
+        # After istiod, whose webhook validates it (and istio-base's CRDs define it).
+        kubernetes.apiextensions.CustomResource(
+            "mesh-gateway",
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=MESH_GATEWAY_NAME, namespace=ISTIO_NAMESPACE),
+            spec=mesh_gateway_spec(),
+            opts=cluster.in_cluster(self, [self.control_plane]),
+        )
 
         # The ID comes from the release's outputs, not a constant: a constant ID
         # makes the first preview read a Service that does not exist yet

@@ -65,7 +65,7 @@ class MetalLB(pulumi.ComponentResource):
             plan.in_namespace(METALLB_NAMESPACE),
             {},
             lambda before: cluster.in_cluster(self, before),
-            cluster.owns_namespaces,
+            cluster.release_namespace,
         )
 
         # The pool waits until MetalLB's webhook admits a dry run of it

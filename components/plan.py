@@ -10,6 +10,7 @@ requests listed here must be what the rendered pods ask for.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,8 +34,52 @@ GATEWAY_API_VERSION = "v1.6.0"
 GATEWAY_API_CRDS_URL = (
     f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
 )
+# The charts Istio 1.31 renders its observability addons from (manifests/addons/gen.sh;
+# shared/upstream/addons/MANIFEST.txt), pinned to the versions Istio pins.
+KIALI_REPOSITORY = "https://kiali.org/helm-charts"
+KIALI_VERSION = "2.27.0"
+PROMETHEUS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_VERSION = "28.13.0"
+GRAFANA_REPOSITORY = "https://grafana.github.io/helm-charts"
+GRAFANA_VERSION = "9.2.2"
+# Where each dashboard answers inside the cluster and under which path on the ingress.
+KIALI_PORT = 20001
+PROMETHEUS_PORT = 9090
+GRAFANA_PORT = 3000
+KIALI_PATH = "/kiali"  # the chart's default web root (templates/_helpers.tpl, kiali-server.server.web_root)
+PROMETHEUS_PATH = "/prometheus"
+GRAFANA_PATH = "/grafana"
+JAEGER_PATH = "/jaeger"
+# The in-cluster address of Prometheus's HTTP API: the route prefix applies to every endpoint.
+PROMETHEUS_URL = f"http://prometheus.istio-system:{PROMETHEUS_PORT}{PROMETHEUS_PATH}"
+# Istio's tracing provider for Jaeger, as Istio's demo profile declares it
+# (istiod files/profile-demo.yaml, meshConfig.extensionProviders): OpenTelemetry
+# over gRPC to Jaeger's collector (components/jaeger.py).
+TRACING_PROVIDER = "jaeger"
+JAEGER_COLLECTOR = "jaeger-collector"
+OTLP_GRPC_PORT = 4317
+JAEGER_EXTENSION_PROVIDER = {
+    "name": TRACING_PROVIDER,
+    "opentelemetry": {"port": OTLP_GRPC_PORT, "service": f"{JAEGER_COLLECTOR}.istio-system.svc.cluster.local"},
+}
+# Jaeger's query service (components/jaeger.py) under its base path.
+JAEGER_QUERY_URL = f"http://tracing.istio-system:80{JAEGER_PATH}"
+# Istio publishes its dashboards' JSON in every release tag (manifests/addons/dashboards/;
+# also on grafana.com under the Istio organisation, istio.io "Grafana" integration page).
+ISTIO_DASHBOARDS = {
+    "istio-mesh": "istio-mesh-dashboard.gen.json",
+    "istio-service": "istio-service-dashboard.json",
+    "istio-workload": "istio-workload-dashboard.json",
+    "istio-control-plane": "pilot-dashboard.gen.json",
+    "istio-performance": "istio-performance-dashboard.json",
+    "istio-extension": "istio-extension-dashboard.json",
+    "istio-ztunnel": "ztunnel-dashboard.gen.json",
+}
 INGRESS_RELEASE = "istio-ingressgateway"
 EGRESS_RELEASE = "istio-egressgateway"
+
+# The config key that installs the dashboards, whose chart versions the plan pins.
+OBSERVABILITY_KEY = "observability"
 
 # What a release can wait for besides another release of the plan.
 GATEWAY_API_CRDS = "gateway-api-crds"
@@ -128,7 +173,16 @@ class Plan:
         return found
 
     def in_namespace(self, namespace: str) -> list[ChartRelease]:
-        return [release for release in self.releases if release.namespace == namespace]
+        """The mesh's releases in this namespace (the dashboards aside: `addons`)."""
+        return [
+            release
+            for release in self.releases
+            if release.namespace == namespace and release.version_key != OBSERVABILITY_KEY
+        ]
+
+    def addons(self) -> list[ChartRelease]:
+        """The dashboards `observability` asks for."""
+        return [release for release in self.releases if release.version_key == OBSERVABILITY_KEY]
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Values:
@@ -145,7 +199,21 @@ LEAN = {
     "metallb": _resources("10m", "32Mi", "100m", "128Mi"),
     "cni": _resources("10m", "40Mi", "200m", "128Mi"),
     "ztunnel": _resources("20m", "64Mi", "1000m", "512Mi"),
+    "kiali": _resources("10m", "64Mi", "500m", "512Mi"),
+    "prometheus": _resources("50m", "192Mi", "1000m", "640Mi"),
+    "config-reloader": _resources("5m", "16Mi", "50m", "32Mi"),
+    "grafana": _resources("20m", "96Mi", "500m", "256Mi"),
+    "dashboard-download": _resources("10m", "16Mi", "100m", "64Mi"),
 }
+# Prometheus keeps hours, not the chart's 15 days, and never more than this
+# on disk; its emptyDir is capped a little above, so the kubelet evicts the pod
+# rather than fill the node's disk (values.yaml: server.retention,
+# server.retentionSize, server.emptyDir.sizeLimit).
+PROMETHEUS_RETENTION = "6h"
+PROMETHEUS_RETENTION_SIZE = "256MB"
+PROMETHEUS_VOLUME_LIMIT = "512Mi"
+# kiali-server's chart requests 10m / 64Mi by default (values.yaml deployment.resources).
+KIALI_DEFAULT = Requests(10, 64)
 
 # What the charts request where the plan sets nothing (`resources: istio`):
 # istiod's values.yaml (`resources`, `global.proxy.resources`) and its demo
@@ -218,6 +286,10 @@ def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
     # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
     values: Values = {"profile": profile} if profile in ("demo", "ambient") else {}
     pinned: dict[str, str] = {}
+    if settings.observability == "full" and profile != "demo":
+        # The Telemetry that turns tracing on names this provider. demo's chart
+        # profile declares it already (with three others a list set here would drop).
+        values["meshConfig"] = {"extensionProviders": [JAEGER_EXTENSION_PROVIDER]}
     if lean:
         # Under `pilot` only: the chart merges its profile over its defaults,
         # then copies `pilot.*` over the top level (templates/zzz_profile.yaml,
@@ -262,6 +334,195 @@ def _gateway(name: str, service_type: str, settings: Settings, lean: bool, after
     )
 
 
+def kiali_signing_key(profile: str) -> str:
+    """A signing key that stays the same for a stack: the chart draws a random
+    one on every render unless set (templates/_helpers.tpl), a diff and a
+    Kiali restart on every update. Kiali refuses keys that are not 16, 24 or
+    32 bytes long (kiali.io, Configuration > Authentication > Session options).
+    Not a secret worth keeping: Kiali runs anonymous and view-only here."""
+    return hashlib.sha256(f"local-mesh kiali {profile}".encode()).hexdigest()[:32]
+
+
+def _addon(
+    name: str,
+    chart: str,
+    repository: str,
+    version: str,
+    values: Values,
+    pods: tuple[Pod, ...],
+    pinned: Mapping[str, str] | None = None,
+) -> ChartRelease:
+    # After istiod: the addons are the mesh's dashboards, and nothing on the way to the ingress IP waits for them.
+    return ChartRelease(
+        name=name,
+        chart=chart,
+        repository=repository,
+        version=version,
+        version_key=OBSERVABILITY_KEY,
+        namespace=ISTIO_NAMESPACE,
+        values=values,
+        after=("istiod",),
+        pods=pods,
+        pinned=pinned or {},
+    )
+
+
+# Istio's addons run outside the mesh: Prometheus scrapes the sidecars over
+# plain HTTP (Istio's values-*.yaml label every addon pod so).
+_NOT_IN_MESH = {"sidecar.istio.io/inject": "false"}
+
+
+def _kiali(settings: Settings, lean: bool) -> ChartRelease:
+    tracing: Values = {"enabled": False}
+    grafana: Values = {"enabled": False}
+    if settings.observability == "full":
+        # Kiali reads traces from Jaeger's query HTTP API (use_grpc false) under its base path.
+        tracing = {"enabled": True, "provider": "jaeger", "use_grpc": False, "internal_url": JAEGER_QUERY_URL}
+        grafana = {"enabled": True, "internal_url": f"http://grafana.istio-system:{GRAFANA_PORT}"}
+    deployment: Values = {
+        # Swaps the ClusterRole that can change Istio and workload objects for a
+        # read-only one (templates/role-viewer.yaml, role.yaml).
+        "view_only_mode": True,
+        "pod_labels": _NOT_IN_MESH,
+    }
+    if lean:
+        deployment["resources"] = LEAN["kiali"]
+    values: Values = {
+        "auth": {"strategy": "anonymous"},
+        "deployment": deployment,
+        "login_token": {"signing_key": kiali_signing_key(settings.profile)},
+        "external_services": {"prometheus": {"url": PROMETHEUS_URL}, "tracing": tracing, "grafana": grafana},
+    }
+    requests = _requests(lean, "kiali", KIALI_DEFAULT)
+    return _addon(
+        "kiali",
+        "kiali-server",
+        KIALI_REPOSITORY,
+        KIALI_VERSION,
+        values,
+        (Pod("kiali", "Deployment", requests, surges=True),),
+        pinned={
+            f"deployment.resources.requests.{request}": "lean sets requests and limits together; "
+            "kiali-server's own requests happen to agree (values.yaml deployment.resources)"
+            for request in ("cpu", "memory")
+        }
+        if lean
+        else {},
+    )
+
+
+def _prometheus(lean: bool) -> ChartRelease:
+    server: Values = {
+        # Istio's name for it (values-prometheus.yaml), which Kiali and Grafana expect.
+        "fullnameOverride": "prometheus",
+        "service": {"servicePort": PROMETHEUS_PORT},
+        "podLabels": _NOT_IN_MESH,
+        "persistentVolume": {"enabled": False},
+        "emptyDir": {"sizeLimit": PROMETHEUS_VOLUME_LIMIT},
+        "retention": PROMETHEUS_RETENTION,
+        "retentionSize": PROMETHEUS_RETENTION_SIZE,
+        # Served under /prometheus on the ingress: --web.route-prefix moves every
+        # endpoint (probes and the reloader follow it, templates/deploy.yaml), and
+        # --web.external-url builds the UI's links (its path is what matters; the
+        # ingress IP is not known when the values are made).
+        "prefixURL": PROMETHEUS_PATH,
+        "baseURL": f"http://localhost{PROMETHEUS_PATH}",
+    }
+    values: Values = {
+        # Istio's values-prometheus.yaml: only the server, no alertmanager,
+        # pushgateway, kube-state-metrics or node-exporter.
+        "alertmanager": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "server": server,
+        # Prometheus scrapes itself on its own port: under the route prefix too.
+        "scrapeConfigs": {"prometheus": {"metrics_path": f"{PROMETHEUS_PATH}/metrics"}},
+    }
+    if lean:
+        server["resources"] = LEAN["prometheus"]
+        values["configmapReload"] = {"prometheus": {"resources": LEAN["config-reloader"]}}
+    # The chart's server Deployment uses the Recreate strategy (values.yaml server.strategy).
+    requests = requests_of(LEAN["prometheus"]) + requests_of(LEAN["config-reloader"]) if lean else NO_REQUESTS
+    return _addon(
+        "prometheus",
+        "prometheus",
+        PROMETHEUS_REPOSITORY,
+        PROMETHEUS_VERSION,
+        values,
+        (Pod("prometheus", "Deployment", requests, surges=False),),
+    )
+
+
+def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease:
+    datasources = [
+        {
+            "name": "Prometheus",
+            "type": "prometheus",
+            "url": f"http://prometheus:{PROMETHEUS_PORT}{PROMETHEUS_PATH}",
+            "access": "proxy",
+            "isDefault": True,
+        },
+    ]
+    if settings.observability == "full":
+        datasources.append({"name": "Jaeger", "type": "jaeger", "url": JAEGER_QUERY_URL, "access": "proxy"})
+    dashboards_url = f"https://raw.githubusercontent.com/istio/istio/{istio_version}/manifests/addons/dashboards"
+    values: Values = {
+        # The chart names the Service after the release and serves it on 80;
+        # Kiali and Istio's docs expect grafana:3000 (Istio's values-grafana.yaml).
+        "service": {"port": GRAFANA_PORT},
+        "podLabels": _NOT_IN_MESH,
+        "grafana.ini": {
+            # The gateway strips /grafana before Grafana sees the request, and
+            # Grafana takes its links' sub-path from root_url (Grafana's
+            # defaults.ini: root_url "If you use reverse proxy and sub path
+            # specify full url (with sub path)"; serve_from_sub_path stays false,
+            # so the chart's probes at /api/health keep working).
+            "server": {"root_url": f"%(protocol)s://%(domain)s{GRAFANA_PATH}/"},
+            # Anyone who reaches the ingress may look, not change.
+            "auth.anonymous": {"enabled": True, "org_role": "Viewer"},
+        },
+        "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources}},
+        "dashboardProviders": {
+            "dashboardproviders.yaml": {
+                "apiVersion": 1,
+                "providers": [
+                    {
+                        "name": "istio",
+                        "orgId": 1,
+                        "folder": "istio",
+                        "type": "file",
+                        "options": {"path": "/var/lib/grafana/dashboards/istio"},
+                    },
+                ],
+            }
+        },
+        # Downloaded by the chart's init container at every start, from the
+        # Istio release this stack runs (templates/_config.tpl: a `url` per dashboard).
+        "dashboards": {"istio": {name: {"url": f"{dashboards_url}/{file}"} for name, file in ISTIO_DASHBOARDS.items()}},
+    }
+    if lean:
+        values["resources"] = LEAN["grafana"]
+        values["downloadDashboards"] = {"resources": LEAN["dashboard-download"]}
+    return _addon(
+        "grafana",
+        "grafana",
+        GRAFANA_REPOSITORY,
+        GRAFANA_VERSION,
+        values,
+        (Pod("grafana", "Deployment", _requests(lean, "grafana", NO_REQUESTS), surges=True),),
+    )
+
+
+def _observability(settings: Settings, lean: bool) -> list[ChartRelease]:
+    if settings.observability == "none":
+        return []
+    releases = [_kiali(settings, lean), _prometheus(lean)]
+    if settings.observability == "full":
+        releases.append(_grafana(settings, settings.istio_version, lean))
+    return releases
+
+
 def release_plan(settings: Settings) -> Plan:
     """Every Helm release for these settings, in install order."""
     lean = settings.resources == "lean"
@@ -293,5 +554,6 @@ def release_plan(settings: Settings) -> Plan:
     releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", settings, lean, ingress_after))
     if settings.istio_profile == "demo":
         releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", settings, lean, (mesh_ready,)))
+    releases.extend(_observability(settings, lean))
     sidecar = None if ambient else _requests(lean, "sidecar", SIDECAR_DEFAULT[settings.istio_profile])
     return Plan(tuple(releases), ambient, sidecar, mesh_ready)

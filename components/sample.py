@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster
+from components.istio import MESH_GATEWAY
 from components.plan import Plan, Requests, requests_of
 from components.settings import Settings
 
@@ -18,7 +19,6 @@ HTTPBIN_IMAGE = "docker.io/mccutchen/go-httpbin:v2.15.0"
 HTTPBIN_PORT = 8000
 HTTPBIN_TARGET_PORT = 8080
 HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
-SAMPLE_GATEWAY_NAME = "httpbin-gateway"
 # Routed paths, as Istio's httpbin-gateway.yaml routes them; anything else is a
 # 404 from Envoy, which `verify` checks too.
 SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
@@ -44,19 +44,11 @@ def sample_namespace_labels(plan: Plan) -> dict[str, str]:
     return {"istio-injection": "enabled"}
 
 
-def sample_gateway_spec() -> dict[str, Any]:
-    # The Helm gateway listens on 80 itself (istioctl's gateway maps 80 -> 8080).
-    return {
-        "selector": {"istio": "ingressgateway"},
-        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
-    }
-
-
 def sample_virtual_service_spec() -> dict[str, Any]:
     # Hostless ("*"), so `curl http://<ingressIp>/status/200` needs no Host header.
     return {
         "hosts": ["*"],
-        "gateways": [SAMPLE_GATEWAY_NAME],
+        "gateways": [MESH_GATEWAY],
         "http": [
             {
                 "match": [{"uri": {"prefix": prefix}} for prefix in SAMPLE_ROUTED_PREFIXES],
@@ -75,8 +67,8 @@ def sample_virtual_service_spec() -> dict[str, Any]:
 
 class Sample(pulumi.ComponentResource):
     """Namespace `sample` in the mesh (sidecar injection, or ambient's
-    dataplane label), httpbin, and an Istio Gateway and VirtualService that
-    route `/status` and `/delay` to it."""
+    dataplane label), httpbin, and a VirtualService on the mesh's Gateway that
+    routes `/status` and `/delay` to it."""
 
     url: pulumi.Output[str]
 
@@ -147,18 +139,14 @@ class Sample(pulumi.ComponentResource):
             ),
             opts=in_namespace,
         )
-        for kind, resource_name, spec in (
-            ("Gateway", SAMPLE_GATEWAY_NAME, sample_gateway_spec()),
-            ("VirtualService", "httpbin", sample_virtual_service_spec()),
-        ):
-            kubernetes.apiextensions.CustomResource(
-                resource_name,
-                api_version="networking.istio.io/v1",
-                kind=kind,
-                metadata=meta(resource_name),
-                spec=spec,
-                opts=in_namespace,
-            )
+        kubernetes.apiextensions.CustomResource(
+            "httpbin",
+            api_version="networking.istio.io/v1",
+            kind="VirtualService",
+            metadata=meta("httpbin"),
+            spec=sample_virtual_service_spec(),
+            opts=in_namespace,
+        )
 
         self.url = pulumi.Output.concat("http://", ingress_ip, "/status/200")
         self.register_outputs({"sampleUrl": self.url})

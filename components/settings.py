@@ -36,6 +36,8 @@ CONFIG_KEYS = (
     "mtls",
     "sample",
     "preflight",
+    "observability",
+    "dashboardRoutes",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
@@ -45,6 +47,13 @@ MTLS_MODES = ("strict", "permissive")
 CLUSTER_KINDS = ("minikube", "existing")
 # metallb: local-mesh gives LoadBalancer Services addresses; none: the cluster already does.
 LOAD_BALANCERS = ("metallb", "none")
+# full: Kiali, Prometheus, Grafana and Jaeger; kiali: Kiali and the Prometheus
+# its traffic graph reads; none: no observability addons.
+OBSERVABILITY_LEVELS = ("full", "kiali", "none")
+# Whether the ingress routes /kiali, /grafana, … to the dashboards. auto: on
+# local-mesh's own minikube (a host-only docker network), off on an existing
+# cluster, whose ingress others may reach.
+DASHBOARD_ROUTES = ("auto", "on", "off")
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -95,10 +104,16 @@ class Settings:
     mtls: str
     sample: bool
     preflight: bool
+    observability: str
+    dashboard_routes: str
 
     @property
     def on_minikube(self) -> bool:
         return self.cluster == "minikube"
+
+    @property
+    def routes_dashboards(self) -> bool:
+        return self.dashboard_routes == "on" or (self.dashboard_routes == "auto" and self.on_minikube)
 
     @property
     def metallb(self) -> bool:
@@ -271,10 +286,16 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
         ) from None
 
-    istio_profile, resources, mtls = (
+    istio_profile, resources, mtls, observability = (
         _choice(raw, key, choices)
-        for key, choices in (("istioProfile", ISTIO_PROFILES), ("resources", RESOURCE_PROFILES), ("mtls", MTLS_MODES))
+        for key, choices in (
+            ("istioProfile", ISTIO_PROFILES),
+            ("resources", RESOURCE_PROFILES),
+            ("mtls", MTLS_MODES),
+            ("observability", OBSERVABILITY_LEVELS),
+        )
     )
+    dashboard_routes = _choice(raw, "dashboardRoutes", DASHBOARD_ROUTES)
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
@@ -319,4 +340,6 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         mtls=mtls,
         sample=sample,
         preflight=preflight,
+        observability=observability,
+        dashboard_routes=dashboard_routes,
     )

@@ -31,7 +31,16 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from components.plan import (
+    GRAFANA_REPOSITORY,
+    GRAFANA_VERSION,
+    ISTIO_REPOSITORY,
+    KIALI_REPOSITORY,
+    KIALI_VERSION,
+    METALLB_REPOSITORY,
+    PROMETHEUS_REPOSITORY,
+    PROMETHEUS_VERSION,
+)
 from components.preflight import TEST_CHART_MIRROR, mirror_path
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 
@@ -119,19 +128,28 @@ def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
     }
 
 
+def chart_name(folder: str) -> str:
+    return str(yaml.safe_load(upstream(f"{folder}/Chart.yaml").read_text())["name"])
+
+
 def publish_chart_repositories(root: Path) -> Path:
-    """Stand-ins for MetalLB's and Istio's chart repositories: each lists the charts
-    the upstream copies hold, under their Chart.yaml names, at the versions Pulumi.yaml pins."""
+    """Stand-ins for the chart repositories: each lists the charts the upstream
+    copies hold, under their Chart.yaml names, at the versions Pulumi.yaml (or,
+    for the observability addons, the plan) pins."""
     defaults = project_defaults()
-    metallb_chart = yaml.safe_load(upstream("metallb-0.16.1/chart/Chart.yaml").read_text())["name"]
+    metallb_chart = chart_name("metallb-0.16.1/chart")
     istio_charts = [
-        yaml.safe_load(chart.read_text())["name"]
+        chart_name(chart.parent.relative_to(UPSTREAM).as_posix())
         for chart in sorted(upstream("istio-1.31.0-rc.0").glob("*/Chart.yaml"))
     ]
     mirror = root / "chart-repositories"
     for repository, charts in (
         (METALLB_REPOSITORY, {metallb_chart: [defaults["metallbVersion"]]}),
         (ISTIO_REPOSITORY, {chart: [defaults["istioVersion"]] for chart in istio_charts}),
+        # The kiali-server chart is stored packaged: its name is in the file name.
+        (KIALI_REPOSITORY, {"kiali-server": [KIALI_VERSION]}),
+        (PROMETHEUS_REPOSITORY, {chart_name(f"addons/prometheus-{PROMETHEUS_VERSION}"): [PROMETHEUS_VERSION]}),
+        (GRAFANA_REPOSITORY, {chart_name(f"addons/grafana-{GRAFANA_VERSION}"): [GRAFANA_VERSION]}),
     ):
         index = mirror / mirror_path(repository) / "index.yaml"
         index.parent.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,13 @@ timeouts the program sends leave room for a laptop's first, cold run.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from components.observability import DASHBOARDS
+from components.sample import SAMPLE_NAMESPACE
 from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
 from tests.harness import ProgramRun, Registration
@@ -35,8 +38,9 @@ def of_kind(run: ProgramRun, kind: str) -> list[Registration]:
     return [r for r in run.registrations if r.type.startswith("kubernetes:") and r.type.split(":")[-1] == kind]
 
 
-def the_one(run: ProgramRun, kind: str) -> Registration:
-    (resource,) = of_kind(run, kind)
+def the_one(run: ProgramRun, kind: str, namespace: str | None = None) -> Registration:
+    """The one object of this kind (in this namespace, if given)."""
+    (resource,) = [r for r in of_kind(run, kind) if namespace is None or namespace_of(r) == namespace]
     return resource
 
 
@@ -71,7 +75,7 @@ def test_the_l2_advertisement_announces_the_address_pool_that_exists(run: Progra
 
 
 def test_the_sample_service_selects_the_sample_pods_and_their_port(run: ProgramRun) -> None:
-    service, deployment = the_one(run, "Service"), the_one(run, "Deployment")
+    service, deployment = the_one(run, "Service", SAMPLE_NAMESPACE), the_one(run, "Deployment", SAMPLE_NAMESPACE)
     assert namespace_of(service) == namespace_of(deployment)
     pod = deployment.inputs["spec"]["template"]
     selector = service.inputs["spec"]["selector"]
@@ -125,9 +129,9 @@ def routes_path(virtual_service: Registration, path: str) -> bool:
 def test_the_sample_url_is_routed_by_the_virtual_service_to_the_sample_service(run: ProgramRun) -> None:
     url = urlsplit(run.outputs["sampleUrl"])
     assert url.hostname == run.outputs["ingressIp"]
-    route = the_one(run, "VirtualService")
+    route = the_one(run, "VirtualService", SAMPLE_NAMESPACE)
     assert routes_path(route, url.path), f"{url.path} is a 404 from Envoy"
-    service = the_one(run, "Service")
+    service = the_one(run, "Service", SAMPLE_NAMESPACE)
     name, namespace = name_and_namespace(service)
     for http in route.inputs["spec"]["http"]:
         for destination in http["route"]:
@@ -135,22 +139,24 @@ def test_the_sample_url_is_routed_by_the_virtual_service_to_the_sample_service(r
             assert destination["destination"]["port"]["number"] in {p["port"] for p in service.inputs["spec"]["ports"]}
 
 
-def test_the_virtual_service_is_bound_to_the_gateway_that_exists(run: ProgramRun) -> None:
+def test_every_virtual_service_is_bound_to_the_gateway_that_exists(run: ProgramRun) -> None:
     # VirtualService.gateways: "Gateways in other namespaces may be referred to
     # by <gateway namespace>/<gateway name>; specifying a gateway with no
     # namespace qualifier is the same as specifying the VirtualService's
     # namespace"; `mesh` means the sidecars (istio.io VirtualService reference).
-    route = the_one(run, "VirtualService")
-    _, route_namespace = name_and_namespace(route)
     gateways = {name_and_namespace(gateway) for gateway in of_kind(run, "Gateway")}
-    bound = [
-        tuple(reversed(ref.split("/", 1))) if "/" in ref else (ref, route_namespace)
-        for ref in route.inputs["spec"]["gateways"]
-        if ref != "mesh"
-    ]
-    assert bound, "a VirtualService bound to no gateway serves no ingress traffic"
-    for gateway in bound:
-        assert gateway in gateways
+    routes = of_kind(run, "VirtualService")
+    assert len(routes) == 2  # the sample's and the dashboards'
+    for route in routes:
+        _, route_namespace = name_and_namespace(route)
+        bound = [
+            tuple(reversed(ref.split("/", 1))) if "/" in ref else (ref, route_namespace)
+            for ref in route.inputs["spec"]["gateways"]
+            if ref != "mesh"
+        ]
+        assert bound, "a VirtualService bound to no gateway serves no ingress traffic"
+        for gateway in bound:
+            assert gateway in gateways
 
 
 def rendered_pod_labels(release: Registration) -> list[dict[str, str]]:
@@ -225,3 +231,68 @@ def test_every_helm_release_waits_long_enough_for_cold_image_pulls(run: ProgramR
 def test_the_webhook_gate_waits_long_enough_for_metallbs_webhook(run: ProgramRun) -> None:
     gate = run.named("metallb-webhook-ready")
     assert int(gate.inputs["environment"]["WAIT_SECONDS"]) >= WEBHOOK_WAIT_FLOOR_SECONDS
+
+
+# --- the dashboards: one VirtualService on the mesh's Gateway --------------------
+
+
+def first_route(virtual_service: Registration, path: str, method: str = "GET") -> dict[str, Any] | None:
+    """The http rule Istio applies to this request: the first whose match list
+    (any entry; none = everything) takes it, each entry ANDing its conditions
+    (istio.io VirtualService reference: "rules are evaluated in order")."""
+    for http in virtual_service.inputs["spec"].get("http", []):
+        for match in http.get("match") or [{}]:
+            assert set(match) <= {"uri", "method"}, f"a match condition this test does not model: {match}"
+            if ("uri" not in match or string_matches(match["uri"], path)) and (
+                "method" not in match or string_matches(match["method"], method)
+            ):
+                return dict(http)
+    return None
+
+
+def service_ports(run: ProgramRun) -> dict[str, set[int]]:
+    """`name.namespace.svc.cluster.local` -> ports, for every Service the stack
+    creates itself or its releases render (with the values the program sends Helm)."""
+    found: dict[str, set[int]] = {}
+    services = [r.inputs for r in of_kind(run, "Service")]
+    for release in run.releases().values():
+        inputs = release.inputs
+        rendered = render_chart(inputs["chart"], inputs["name"], inputs["namespace"], inputs.get("values") or {})
+        services += [item for item in rendered if item["kind"] == "Service"]
+    for service in services:
+        name, namespace = service["metadata"]["name"], service["metadata"].get("namespace")
+        found[f"{name}.{namespace}.svc.cluster.local"] = {port["port"] for port in service["spec"]["ports"]}
+    return found
+
+
+def test_every_dashboard_url_is_routed_to_a_service_that_serves_it(run: ProgramRun) -> None:
+    dashboards = the_one(run, "VirtualService", "istio-system")
+    ports = service_ports(run)
+    urls = {key: value for key, value in run.outputs.items() if key in DASHBOARDS}
+    assert sorted(urls) == sorted(DASHBOARDS)  # observability: full, the default
+    for output, url in urls.items():
+        parts = urlsplit(url)
+        assert parts.hostname == run.outputs["ingressIp"]
+        rule = first_route(dashboards, parts.path)
+        assert rule is not None and "route" in rule, f"{output}: {parts.path} is a 404 from Envoy"
+        (destination,) = [entry["destination"] for entry in rule["route"]]
+        assert destination["port"]["number"] in ports[destination["host"]], output
+
+
+def test_the_sample_and_the_dashboards_do_not_take_each_others_paths(run: ProgramRun) -> None:
+    sample = the_one(run, "VirtualService", SAMPLE_NAMESPACE)
+    dashboards = the_one(run, "VirtualService", "istio-system")
+    assert first_route(dashboards, urlsplit(run.outputs["sampleUrl"]).path) is None
+    for output in DASHBOARDS:
+        assert not routes_path(sample, urlsplit(run.outputs[output]).path), output
+
+
+def test_prometheus_is_read_only_through_the_gateway(run: ProgramRun) -> None:
+    """Prometheus's lifecycle endpoints take POST or PUT (and need
+    --web.enable-lifecycle, which the chart sets); the gateway routes only GET."""
+    dashboards = the_one(run, "VirtualService", "istio-system")
+    prometheus = urlsplit(run.outputs["prometheusUrl"]).path.rstrip("/")
+    for endpoint in ("/-/quit", "/-/reload", "/api/v1/admin/tsdb/delete_series"):
+        for method in ("POST", "PUT"):
+            assert first_route(dashboards, prometheus + endpoint, method) is None, (endpoint, method)
+    assert first_route(dashboards, prometheus + "/-/ready") is not None

@@ -187,3 +187,14 @@ def test_a_release_of_the_same_name_is_refused_never_adopted(either: ProgramRun)
     set (components/cluster.py, ExistingCluster); no release sets it."""
     for release in either.releases().values():
         assert not release.inputs.get("replace"), release.name
+
+
+def test_dashboards_are_not_routed_on_a_cluster_others_may_reach_unless_asked(
+    on_kind: ProgramRun, tmp_path: Path
+) -> None:
+    virtual_services = "kubernetes:networking.istio.io/v1:VirtualService"
+    assert "dashboards" not in [r.name for r in on_kind.of_type(virtual_services)]
+    assert not [key for key in on_kind.outputs if key in ("kialiUrl", "grafanaUrl", "prometheusUrl", "jaegerUrl")]
+    asked = existing(tmp_path, dashboardRoutes="on")
+    assert "dashboards" in [r.name for r in asked.of_type(virtual_services)]
+    assert asked.outputs["kialiUrl"] == f"http://{asked.outputs['ingressIp']}/kiali/"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from components.footprint import total
+from components.observability import DASHBOARDS
 from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
@@ -34,7 +35,7 @@ def test_readme_lists_the_accepted_drivers_and_profiles() -> None:
 
 
 def test_readme_names_every_stack_output() -> None:
-    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text())
+    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text()) + list(DASHBOARDS)
     outputs_line = README.split("Stack outputs:", 1)[1].split("\n\n", 1)[0]
     assert sorted(re.findall(r"`(\w+)`", outputs_line)) == sorted(exported)
 
@@ -68,6 +69,7 @@ def test_readme_profile_table_matches_the_footprint() -> None:
                     **{key: str(value) for key, value in project_defaults().items()},
                     "istioProfile": profile,
                     "resources": resources,
+                    "observability": "none",
                 },
                 "dev",
             )
@@ -85,3 +87,10 @@ def test_readme_layout_names_every_module_and_tool() -> None:
     files = [*(REPO / "components").glob("*.py"), *(REPO / "components").glob("*.env"), *(REPO / "tools").iterdir()]
     unnamed = [path.name for path in files if path.name != "__init__.py" and path.is_file() and path.name not in layout]
     assert unnamed == []
+
+
+def test_readme_states_what_the_default_stack_with_its_dashboards_requests() -> None:
+    settings = parse_settings(dict(project_defaults()), "dev")
+    requests = total(settings, release_plan(settings))
+    section = README.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
+    assert f"requests {requests.cpu_millis}m CPU and {requests.memory_mib}Mi" in " ".join(section.split())

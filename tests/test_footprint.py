@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.footprint import (
+    FULL_STACK_BUDGET,
     LEAN_BUDGET_CPU_MILLIS,
     LEAN_BUDGET_MEMORY_MIB,
     NODE_OVERHEAD,
@@ -21,7 +22,7 @@ from tests.harness import settings_for
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
 def test_the_lean_mesh_fits_the_budget(istio_profile: str) -> None:
-    settings = settings_for(istio_profile)
+    settings = settings_for(istio_profile, observability="none")
     plan = release_plan(settings)
     requests = total(settings, plan)
     assert requests.cpu_millis <= LEAN_BUDGET_CPU_MILLIS, workloads(settings, plan)
@@ -32,6 +33,20 @@ def test_the_lean_mesh_fits_the_budget(istio_profile: str) -> None:
     assert settings.memory_mb >= memory_mb
 
 
+@pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
+def test_the_lean_mesh_with_every_dashboard_fits_the_default_node_with_room_to_spare(istio_profile: str) -> None:
+    settings = settings_for(istio_profile, observability="full")
+    plan = release_plan(settings)
+    requests = total(settings, plan)
+    assert requests.cpu_millis <= FULL_STACK_BUDGET.cpu_millis, workloads(settings, plan)
+    assert requests.memory_mib <= FULL_STACK_BUDGET.memory_mib, workloads(settings, plan)
+    cpus, memory_mb = node_needs(settings, plan)
+    assert (settings.cpus, settings.memory_mb) >= (cpus, memory_mb)
+    # Pre-flight sizes the node from the same plan: the addons are in it.
+    bare = settings_for(istio_profile, observability="none")
+    assert total(settings, plan).memory_mib > total(bare, release_plan(bare)).memory_mib
+
+
 def test_the_footprint_counts_every_workload() -> None:
     def of(**overrides: str) -> dict[str, Requests]:
         settings = settings_for(**overrides)
@@ -39,14 +54,21 @@ def test_the_footprint_counts_every_workload() -> None:
 
     demo = of(istio_profile="demo")
     assert sorted(demo) == [
+        "grafana",
         "httpbin",
         "httpbin sidecar",
         "istio-egressgateway",
         "istio-ingressgateway",
         "istiod",
+        "jaeger",
+        "kiali",
         "metallb-controller",
         "metallb-speaker",
+        "prometheus",
     ]
+    assert {"kiali", "prometheus"} <= set(of(observability="kiali"))
+    assert {"grafana", "jaeger"}.isdisjoint(of(observability="kiali"))
+    assert {"kiali", "prometheus", "grafana", "jaeger"}.isdisjoint(of(observability="none"))
     ambient = of(istio_profile="ambient")
     assert "httpbin sidecar" not in ambient
     assert {"istio-cni-node", "ztunnel"} <= set(ambient)

@@ -16,11 +16,13 @@ from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
 from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 
-RELEASES = {
+MESH_RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
     "minimal": ["istio-base", "istio-ingressgateway", "istiod", "metallb"],
     "ambient": ["istio-base", "istio-cni", "istio-ingressgateway", "istiod", "metallb", "ztunnel"],
 }
+# observability: full, the default, in every profile.
+DASHBOARD_RELEASES = ["grafana", "kiali", "prometheus"]
 
 
 Combination = tuple[str, str, ProgramRun]
@@ -40,7 +42,7 @@ def combination(request: pytest.FixtureRequest, shared_run: SharedRun) -> Combin
 
 def test_each_combination_installs_its_releases_and_exports_the_ingress(combination: Combination) -> None:
     profile, _, run = combination
-    assert sorted(run.releases()) == RELEASES[profile]
+    assert sorted(run.releases()) == sorted(MESH_RELEASES[profile] + DASHBOARD_RELEASES)
     assert run.outputs["ingressIp"] == "192.168.49.100"
 
 
@@ -136,7 +138,7 @@ def test_permissive_leaves_istios_default(shared_run: SharedRun) -> None:
 def test_the_ambient_sample_waits_for_the_node_agents_not_the_gateway(ambient: ProgramRun) -> None:
     """An ambient pod is redirected by istio-cni into ztunnel: the sample starts
     once both run, beside the ingress gateway rather than after it."""
-    (httpbin,) = ambient.of_type("kubernetes:apps/v1:Deployment")
+    httpbin = ambient.find("kubernetes:apps/v1:Deployment", "httpbin")
     releases = ambient.releases()
     assert ambient.depends_on(httpbin, releases["ztunnel"])
     assert not ambient.depends_on(httpbin, releases["istio-ingressgateway"])

@@ -4,16 +4,28 @@ what it exports."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from components.plan import ISTIO_REPOSITORY, METALLB_REPOSITORY
+from components.plan import (
+    GRAFANA_REPOSITORY,
+    GRAFANA_VERSION,
+    ISTIO_REPOSITORY,
+    KIALI_REPOSITORY,
+    KIALI_VERSION,
+    METALLB_REPOSITORY,
+    PROMETHEUS_REPOSITORY,
+    PROMETHEUS_VERSION,
+)
 from tests.conftest import SharedRun
 from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, pulumi_project, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+MESH_RELEASES = ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
+DASHBOARD_RELEASES = ["grafana", "kiali", "prometheus"]
 COMMAND = "command:local:Command"
 PROVIDER = "pulumi:providers:kubernetes"
 
@@ -29,26 +41,32 @@ def minimal(shared_run: SharedRun) -> ProgramRun:
 
 
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
-    assert sorted(demo.releases()) == ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
+    assert sorted(demo.releases()) == sorted(MESH_RELEASES + DASHBOARD_RELEASES)
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
-    assert kinds == [
-        "Command",
-        "Command",
-        "Deployment",
-        "Gateway",
-        "IPAddressPool",
-        "L2Advertisement",
-        "Namespace",
-        "PeerAuthentication",
-        "Service",
-        "ServiceAccount",
-        "VirtualService",
-        "kubernetes",
-    ]
+    dashboards = ["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry", "VirtualService"]
+    assert kinds == sorted(
+        [
+            "Command",
+            "Command",
+            "Deployment",
+            "Gateway",
+            "IPAddressPool",
+            "L2Advertisement",
+            "Namespace",
+            "PeerAuthentication",
+            "Service",
+            "ServiceAccount",
+            "VirtualService",
+            "kubernetes",
+            *dashboards,
+        ]
+    )
 
 
 def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
-    assert sorted(minimal.releases()) == ["istio-base", "istio-ingressgateway", "istiod", "metallb"]
+    assert sorted(minimal.releases()) == sorted(
+        ["istio-base", "istio-ingressgateway", "istiod", "metallb", *DASHBOARD_RELEASES]
+    )
     assert "profile" not in minimal.releases()["istiod"].inputs["values"]
 
 
@@ -63,6 +81,9 @@ def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> 
         "istiod": ("istiod", istio, ISTIO_REPOSITORY, "istio-system"),
         "istio-ingressgateway": ("gateway", istio, ISTIO_REPOSITORY, "istio-system"),
         "istio-egressgateway": ("gateway", istio, ISTIO_REPOSITORY, "istio-system"),
+        "kiali": ("kiali-server", KIALI_VERSION, KIALI_REPOSITORY, "istio-system"),
+        "prometheus": ("prometheus", PROMETHEUS_VERSION, PROMETHEUS_REPOSITORY, "istio-system"),
+        "grafana": ("grafana", GRAFANA_VERSION, GRAFANA_REPOSITORY, "istio-system"),
     }
     for name, release in demo.releases().items():
         inputs = release.inputs
@@ -97,6 +118,10 @@ def test_stack_outputs(demo: ProgramRun) -> None:
         "kubeContext": "local-mesh-dev",
         "istioVersion": project_defaults()["istioVersion"],
         "sampleUrl": "http://192.168.49.100/status/200",
+        "kialiUrl": "http://192.168.49.100/kiali/",
+        "prometheusUrl": "http://192.168.49.100/prometheus/",
+        "grafanaUrl": "http://192.168.49.100/grafana/",
+        "jaegerUrl": "http://192.168.49.100/jaeger/",
     }
     kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
     assert [context["name"] for context in kubeconfig["contexts"]] == ["local-mesh-dev"]
@@ -118,7 +143,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 14
+    assert len(kubernetes_resources) == 24
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -132,7 +157,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = demo.find(COMMAND, "minikube")
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 15
+    assert len(in_cluster) == 25
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -177,6 +202,7 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "metallb": "local-mesh:metallb:MetalLB",
         "istio": "local-mesh:istio:Istio",
         "sample": "local-mesh:sample:Sample",
+        "observability": "local-mesh:observability:Observability",
     }
     expected_parent = {
         "minikube": "cluster",
@@ -190,7 +216,10 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "istio-egressgateway": "istio",
         "mesh-mtls": "istio",
         "httpbin": "sample",
-        "httpbin-gateway": "sample",
+        "mesh-gateway": "istio",
+        "dashboards": "observability",
+        **{release: "observability" for release in DASHBOARD_RELEASES},
+        **{name: "observability" for name in ("jaeger", "tracing", "zipkin", "jaeger-collector", "mesh-tracing")},
     }
     for resource in demo.registrations:
         if resource.custom:
@@ -205,7 +234,7 @@ def sample_resources(run: ProgramRun) -> dict[str, Registration]:
 
 def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: ProgramRun) -> None:
     sample = sample_resources(demo)
-    assert sorted(sample) == ["Deployment", "Gateway", "Namespace", "Service", "ServiceAccount", "VirtualService"]
+    assert sorted(sample) == ["Deployment", "Namespace", "Service", "ServiceAccount", "VirtualService"]
     assert sample["Namespace"].inputs["metadata"] == {"name": "sample", "labels": {"istio-injection": "enabled"}}
     (container,) = sample["Deployment"].inputs["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "docker.io/mccutchen/go-httpbin:v2.15.0"
@@ -222,13 +251,13 @@ def test_sample_namespace_injects_sidecars_and_runs_istios_httpbin(demo: Program
             assert demo.depends_on(resource, sample["Namespace"]), resource.name
 
 
-def test_sample_gateway_selects_the_ingress_gateway_and_routes_to_httpbin(demo: ProgramRun) -> None:
+def test_the_mesh_gateway_selects_the_ingress_gateway_and_the_sample_routes_to_httpbin(demo: ProgramRun) -> None:
     sample = sample_resources(demo)
-    gateway, route = sample["Gateway"].inputs, sample["VirtualService"].inputs
+    gateway, route = demo.named("mesh-gateway").inputs, sample["VirtualService"].inputs
     assert gateway["apiVersion"] == route["apiVersion"] == "networking.istio.io/v1"
     assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
     assert gateway["spec"]["servers"][0]["port"]["number"] == 80
-    assert route["spec"]["gateways"] == [gateway["metadata"]["name"]]
+    assert route["spec"]["gateways"] == [f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"]
     (http,) = route["spec"]["http"]
     assert http["route"][0]["destination"]["host"] == "httpbin.sample.svc.cluster.local"
     assert http["route"][0]["destination"]["port"]["number"] == 8000
@@ -277,13 +306,7 @@ def test_first_preview_creates_nothing_and_reads_nothing(tmp_path: Path) -> None
     preview = run_program("dev", tmp_path, preview=True)
     assert preview.mocks.commands_run == []
     assert preview.mocks.reads == []
-    assert sorted(preview.releases()) == [
-        "istio-base",
-        "istio-egressgateway",
-        "istio-ingressgateway",
-        "istiod",
-        "metallb",
-    ]
+    assert sorted(preview.releases()) == sorted(MESH_RELEASES + DASHBOARD_RELEASES)
 
 
 def test_a_gateway_service_without_an_address_is_a_clear_error() -> None:
@@ -302,3 +325,51 @@ def test_a_gateway_service_without_an_address_is_a_clear_error() -> None:
     for empty in (None, ServiceStatus(), ServiceStatus(load_balancer=LoadBalancerStatus(ingress=[]))):
         with pytest.raises(ValueError, match="istio-ingressgateway has no LoadBalancer address: with loadBalancer"):
             load_balancer_address(empty)
+
+
+@pytest.mark.parametrize("level", ["full", "kiali", "none"])
+def test_the_dashboards_wait_for_istiod_and_nothing_on_the_way_to_the_ingress_waits_for_them(
+    shared_run: SharedRun, level: str
+) -> None:
+    run = shared_run(observability=level)
+    releases = run.releases()
+    dashboards = sorted(name for name in releases if name not in MESH_RELEASES)
+    assert dashboards == {"full": DASHBOARD_RELEASES, "kiali": ["kiali", "prometheus"], "none": []}[level]
+    for name in dashboards:
+        assert run.depends_on(releases[name], releases["istiod"]), name
+        for mesh in MESH_RELEASES:
+            assert not run.depends_on(releases[mesh], releases[name]), (mesh, name)
+
+
+def test_observability_none_leaves_the_mesh_as_it_was(shared_run: SharedRun, demo: ProgramRun) -> None:
+    """Everything but the dashboards registers the same with and without them
+    (the stand-in minikube stamps each kubeconfig with the time it wrote it)."""
+    bare = shared_run(observability="none")
+    observability = [r.urn for r in demo.registrations if r.name == "observability" and not r.custom]
+
+    def shape(run: ProgramRun, skip: list[str]) -> list[tuple[str, str, str]]:
+        return sorted(
+            (r.type, r.name, re.sub(r"last-update: [^\\]*", "", yaml.safe_dump(r.inputs, sort_keys=True)))
+            for r in run.registrations
+            if r.parent not in skip and r.urn not in skip
+        )
+
+    assert shape(bare, []) == shape(demo, observability)
+    assert sorted(bare.releases()) == MESH_RELEASES
+
+
+@pytest.mark.parametrize(
+    ("level", "outputs"),
+    [
+        ("full", ["grafanaUrl", "jaegerUrl", "kialiUrl", "prometheusUrl"]),
+        ("kiali", ["kialiUrl", "prometheusUrl"]),
+        ("none", []),
+    ],
+)
+def test_dashboard_urls_are_outputs_only_for_what_is_installed(
+    shared_run: SharedRun, level: str, outputs: list[str]
+) -> None:
+    run = shared_run(observability=level)
+    assert (
+        sorted(key for key in run.outputs if key.endswith("Url") and key not in ("ingressUrl", "sampleUrl")) == outputs
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import helm_python
@@ -16,18 +17,28 @@ import yaml
 
 from components.plan import (
     EGRESS_RELEASE,
+    GRAFANA_PATH,
+    GRAFANA_PORT,
     INGRESS_RELEASE,
+    JAEGER_QUERY_URL,
+    KIALI_PATH,
+    KIALI_PORT,
     LEAN,
     METALLB_NAMESPACE,
+    PROMETHEUS_PATH,
+    PROMETHEUS_PORT,
+    PROMETHEUS_URL,
     ChartRelease,
     Plan,
     Requests,
+    kiali_signing_key,
+    parse_memory_quantity,
     release_plan,
     requests_of,
 )
 from components.sample import HTTPBIN_LABELS, sample_namespace_labels
-from tests.harness import EVERY_COMBINATION, settings_for
-from tests.upstream import Object, comparable, leaf_paths, render, without_value
+from tests.harness import EVERY_COMBINATION, settings_for, upstream
+from tests.upstream import ADDONS_DATA, Object, comparable, leaf_paths, render, without_value
 
 IDS = [f"{profile}-{resources}" for profile, resources in EVERY_COMBINATION]
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
@@ -118,6 +129,9 @@ def test_the_plan_knows_which_pods_surge_on_upgrade(plan: Plan) -> None:
             rolling = strategy.get("rollingUpdate") or {}
             # Kubernetes' defaults (apps/v1): Deployment maxSurge 25%, DaemonSet maxSurge 0.
             surge = str(rolling.get("maxSurge", "25%" if item["kind"] == "Deployment" else "0"))
+            # Recreate stops the old pod before it starts the new one: no surge.
+            if strategy.get("type") == "Recreate":
+                surge = "0"
             surging[item["metadata"]["name"]] = surge not in ("0", "0%")
     assert surging == {pod.workload: pod.surges for release in plan.releases for pod in release.pods}
 
@@ -296,3 +310,124 @@ def test_a_dead_or_misspelled_value_is_caught() -> None:
     gateway = plan.release(INGRESS_RELEASE)
     with pytest.raises(helm_python.errors.HelmValuesError, match="replicaCont"):
         render(gateway, {**gateway.values, "replicaCont": 2})
+
+
+# --- the observability addons ---
+
+
+@pytest.fixture(scope="module")
+def full_lean() -> Plan:
+    return release_plan(settings_for("demo", "lean", observability="full"))
+
+
+def every_container(objects: list[Object]) -> list[dict[str, Any]]:
+    specs = [item["spec"]["template"]["spec"] for item in objects if item["kind"] in WORKLOAD_KINDS]
+    return [c for spec in specs for c in [*spec.get("initContainers", []), *spec["containers"]]]
+
+
+def container_args(objects: list[Object], workload: str) -> list[str]:
+    spec = one(objects, "Deployment", workload)["spec"]["template"]["spec"]
+    return [arg for container in spec["containers"] for arg in container.get("args") or []]
+
+
+@pytest.mark.parametrize(
+    ("release", "service", "port"),
+    [
+        ("kiali", "kiali", KIALI_PORT),
+        ("prometheus", "prometheus", PROMETHEUS_PORT),
+        ("grafana", "grafana", GRAFANA_PORT),
+    ],
+)
+def test_each_dashboard_answers_on_the_service_and_port_the_others_expect(
+    full_lean: Plan, release: str, service: str, port: int
+) -> None:
+    objects = render(full_lean.release(release))
+    ports = [entry["port"] for entry in one(objects, "Service", service)["spec"]["ports"]]
+    assert port in ports
+    # Out of the mesh, as Istio runs its addons: Prometheus scrapes sidecars over plain HTTP.
+    for item in of_kind(objects, "Deployment"):
+        assert item["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"
+
+
+def test_under_lean_every_addon_container_has_requests_and_limits(full_lean: Plan) -> None:
+    for release in ("kiali", "prometheus", "grafana"):
+        for container in every_container(render(full_lean.release(release))):
+            resources = container.get("resources") or {}
+            assert set(resources.get("requests") or {}) == {"cpu", "memory"}, (release, container["name"])
+            assert set(resources.get("limits") or {}) == {"cpu", "memory"}, (release, container["name"])
+
+
+def test_kiali_is_view_only_and_keeps_its_signing_key_per_stack(full_lean: Plan) -> None:
+    objects = render(full_lean.release("kiali"))
+    # view_only_mode swaps the ClusterRole that changes Istio and workload
+    # objects for a read-only one (port-forwards and token reviews aside).
+    changing = {"patch", "update", "delete", "deletecollection"}
+
+    def verbs(values: dict[str, Any]) -> set[str]:
+        (role,) = of_kind(render(full_lean.release("kiali"), values), "ClusterRole")
+        return {verb for rule in role["rules"] for verb in rule["verbs"]}
+
+    values = full_lean.release("kiali").values
+    assert verbs(values).isdisjoint(changing)
+    read_write = {**values, "deployment": {**values["deployment"], "view_only_mode": False}}
+    assert verbs(read_write) & changing
+    config = yaml.safe_load(one(objects, "ConfigMap", "kiali")["data"]["config.yaml"])
+    assert config["deployment"]["view_only_mode"] is True
+    key = config["login_token"]["signing_key"]
+    assert len(key.encode()) in (16, 24, 32)  # kiali.io, "Session options"
+    assert key == kiali_signing_key("local-mesh-dev") != kiali_signing_key("local-mesh-other")
+    assert config["external_services"]["prometheus"]["url"] == PROMETHEUS_URL
+    assert config["server"]["web_root"] == KIALI_PATH
+
+
+def test_prometheus_serves_under_its_prefix_and_keeps_hours_on_a_bounded_volume(full_lean: Plan) -> None:
+    objects = render(full_lean.release("prometheus"))
+    args = container_args(objects, "prometheus")
+    assert f"--web.route-prefix={PROMETHEUS_PATH}" in args
+    assert any(arg.startswith("--web.external-url=") and arg.endswith(PROMETHEUS_PATH) for arg in args)
+    assert f"--reload-url=http://127.0.0.1:{PROMETHEUS_PORT}{PROMETHEUS_PATH}/-/reload" in args
+    (retention,) = [arg.split("=", 1)[1] for arg in args if arg.startswith("--storage.tsdb.retention.time=")]
+    assert retention.endswith("h") and int(retention[:-1]) <= 24
+    assert "--storage.tsdb.retention.size=256MB" in args
+    volumes = one(objects, "Deployment", "prometheus")["spec"]["template"]["spec"]["volumes"]
+    (storage,) = [volume for volume in volumes if "emptyDir" in volume]
+    assert parse_memory_quantity(storage["emptyDir"]["sizeLimit"]) * 1024**2 > 256 * 1000**2
+    # Prometheus scrapes itself under the prefix too.
+    scrape = yaml.safe_load(one(objects, "ConfigMap", "prometheus")["data"]["prometheus.yml"])["scrape_configs"]
+    (self_scrape,) = [job for job in scrape if job["job_name"] == "prometheus"]
+    assert self_scrape["metrics_path"] == f"{PROMETHEUS_PATH}/metrics"
+
+
+def test_grafana_links_carry_its_sub_path_anonymous_users_only_view_and_it_fetches_istios_dashboards(
+    full_lean: Plan,
+) -> None:
+    objects = render(full_lean.release("grafana"))
+    ini = one(objects, "ConfigMap", "grafana")["data"]["grafana.ini"]
+    assert f"root_url = %(protocol)s://%(domain)s{GRAFANA_PATH}/" in ini.splitlines()
+    anonymous = ini.split("[auth.anonymous]", 1)[1].split("[", 1)[0]
+    assert {"enabled = true", "org_role = Viewer"} <= set(anonymous.splitlines())
+    script = one(objects, "ConfigMap", "grafana")["data"]["download_dashboards.sh"]
+    fetched = re.findall(r'"(https://[^"]+)"', script)
+    shipped = {
+        path.name for path in upstream(f"{ADDONS_DATA}/istio-1.31.0-rc.0/manifests-addons/dashboards").glob("*.json")
+    }
+    assert sorted(url.rsplit("/", 1)[1] for url in fetched) == sorted(shipped)
+    assert all(
+        url.startswith(f"https://raw.githubusercontent.com/istio/istio/{full_lean.release('istiod').version}/")
+        for url in fetched
+    )
+    datasources = yaml.safe_load(one(objects, "ConfigMap", "grafana")["data"]["datasources.yaml"])["datasources"]
+    assert {source["url"] for source in datasources} == {
+        f"http://prometheus:{PROMETHEUS_PORT}{PROMETHEUS_PATH}",
+        JAEGER_QUERY_URL,
+    }
+
+
+def test_the_observability_level_picks_the_addons() -> None:
+    def addons(level: str) -> list[str]:
+        plan = release_plan(settings_for("demo", "lean", observability=level))
+        return [release.name for release in plan.releases if "istiod" in release.after and release.chart != "gateway"]
+
+    assert addons("full") == ["kiali", "prometheus", "grafana"]
+    assert addons("kiali") == ["kiali", "prometheus"]
+    assert addons("none") == []

@@ -63,6 +63,14 @@ def test_every_object_the_program_creates_validates(program: ProgramRun) -> None
             "Deployment",
             "Gateway",
             "VirtualService",
+            # Jaeger (observability: full, the default)
+            "ConfigMap",
+            "Deployment",
+            "Service",
+            "Service",
+            "Service",
+            "Telemetry",
+            "VirtualService",
         ]
     )
     assert [problem for item in objects for problem in schema_problems(item)] == []
@@ -96,6 +104,7 @@ def test_a_misspelled_field_fails_in_every_family(program: ProgramRun, tmp_path:
         (by_kind["Namespace"], ["metadata", "labels"], "label"),
         (by_kind["Gateway"], ["spec", "selector"], "selectr"),
         (by_kind["PeerAuthentication"], ["spec", "mtls"], "mTLS"),
+        (by_kind["Telemetry"], ["spec", "tracing", 0, "randomSamplingPercentage"], "samplingPercentage"),
         (by_kind["IPAddressPool"], ["spec", "addresses"], "adresses"),
         (by_kind["L2Advertisement"], ["spec", "ipAddressPools"], "ipAddressPool"),
         (gateway_api, ["spec", "gatewayClassName"], "gatewayClass"),

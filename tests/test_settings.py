@@ -23,6 +23,8 @@ def test_pulumi_yaml_defaults_give_a_laptop_sized_cluster() -> None:
     assert settings.kubernetes_version == defaults["kubernetesVersion"]
     assert (settings.istio_version, settings.metallb_version) == (defaults["istioVersion"], defaults["metallbVersion"])
     assert settings.istio_profile == "demo"
+    # What people open right after installing Istio: every dashboard.
+    assert settings.observability == "full"
     assert settings.address_pool is None
 
 
@@ -94,6 +96,8 @@ def test_memory_sizes_in_minikubes_syntax(text: str, megabytes: int) -> None:
         ("resources", "small", "one of lean, istio"),
         ("mtls", "STRICT", "one of strict, permissive"),
         ("mtls", "off", "one of strict, permissive"),
+        ("observability", "grafana", "one of full, kiali, none"),
+        ("observability", "Full", "one of full, kiali, none"),
         ("preflight", "yes", "true or false"),
         ("sample", "no", "true or false"),
         ("preflight", "1", "true or false"),

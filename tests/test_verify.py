@@ -1,12 +1,18 @@
-"""`verify` against a local HTTP server that plays the ingress gateway, and the
+"""`verify` against a local HTTP server that plays the ingress gateway (in
+front of the sample and, for the dashboard and telemetry checks, of Kiali,
+Prometheus, Grafana and Jaeger, each answering as the real tool does and as it
+does when it fails; the shapes' sources are cited in tools/verify.py), and the
 stand-in kubectl for the sidecar check."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -167,3 +173,197 @@ def test_main_prints_a_line_per_check_and_exits_nonzero_on_failure(
     put_pods(cluster, [NATIVE_SIDECAR_POD])
     assert verify.main(["--stack", "dev"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "local-mesh verify: all 4 checks passed"
+
+
+# --- dashboards and telemetry ---
+
+HTTPBIN_SPAN = "httpbin.sample.svc.cluster.local:8000/*"  # Envoy names a span after the route's host
+NO_HEALTHY_UPSTREAM = (503, "text/plain", "no healthy upstream")  # Envoy, when a Service has no ready pod
+
+
+class MeshIngress(http.server.BaseHTTPRequestHandler):
+    """Envoy routing /status/* to httpbin and each dashboard's path to the tool.
+    `failing` names the tools that answer like a broken one; `traces` holds the
+    x-client-trace-id of each sample request (Envoy traces those), `requests`
+    counts them (Prometheus's istio_requests_total)."""
+
+    failing: ClassVar[set[str]] = set()
+    traces: ClassVar[list[str]] = []
+    requests: ClassVar[int] = 0
+    queries: ClassVar[int] = 0
+    metrics_after_queries: ClassVar[int] = 0  # Prometheus's scrape interval: the first queries find nothing
+
+    def version_string(self) -> str:
+        return "istio-envoy"
+
+    def answer(self, status: int, content_type: str, body: str) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def json(self, status: int, body: Any) -> None:
+        self.answer(status, "application/json", json.dumps(body))
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        cls = type(self)
+        if path.startswith("/status/"):
+            cls.requests += 1
+            if "x-client-trace-id" in self.headers:
+                cls.traces.append(self.headers["x-client-trace-id"])
+            self.answer(int(path.rsplit("/", 1)[1]), "text/plain", "")
+        elif path == "/kiali/api/status":
+            if "kiali" in cls.failing:
+                self.answer(*NO_HEALTHY_UPSTREAM)
+            else:
+                self.json(
+                    200, {"status": {"Kiali state": "running", "Kiali version": "v2.27.0"}, "externalServices": []}
+                )
+        elif path == "/grafana/api/health":
+            # Grafana answers 503 with the database's state when it cannot reach it.
+            database = "failing" if "grafana" in cls.failing else "ok"
+            self.json(503 if "grafana" in cls.failing else 200, {"database": database, "version": "12.1.0"})
+        elif path == "/prometheus/-/ready":
+            if "prometheus" in cls.failing:
+                self.answer(503, "text/plain", "Service Unavailable")
+            else:
+                self.answer(200, "text/plain", "Prometheus Server is Ready.\n")
+        elif path == "/prometheus/api/v1/query":
+            cls.queries += 1
+            counted = "metrics" not in cls.failing and cls.queries > cls.metrics_after_queries and cls.requests
+            result = [{"metric": {}, "value": [1764000000.0, str(cls.requests)]}] if counted else []
+            self.json(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+        elif path == "/jaeger/api/services":
+            if "jaeger" in cls.failing:
+                self.answer(*NO_HEALTHY_UPSTREAM)
+                return
+            services = ["istio-ingressgateway.istio-system", "httpbin.sample"] if cls.traces else []
+            self.json(200, {"data": services, "total": len(services), "limit": 0, "offset": 0, "errors": None})
+        elif path == "/jaeger/api/traces":
+            traced = [] if "traces" in cls.failing or query.get("service") != ["httpbin.sample"] else cls.traces
+            data = [{"traceID": trace, "spans": [{"operationName": HTTPBIN_SPAN}]} for trace in traced]
+            self.json(200, {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None})
+        else:
+            self.answer(404, "text/plain", "")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def mesh(**state: Any) -> type[MeshIngress]:
+    defaults = {"failing": set(), "traces": [], "requests": 0, "queries": 0, "metrics_after_queries": 0}
+    return type("Mesh", (MeshIngress,), {**defaults, **state})
+
+
+@pytest.fixture
+def ingress_for() -> Iterator[Callable[[type[MeshIngress]], str]]:
+    """Starts a loopback server per handler; all stop when the test ends."""
+    with contextlib.ExitStack() as servers:
+        yield lambda handler: servers.enter_context(serve_loopback(handler))
+
+
+def stack(base_url: str, cluster: dict[str, str], level: str = "full") -> dict[str, str]:
+    dashboards = {"kialiUrl": "/kiali/", "prometheusUrl": "/prometheus/"}
+    if level == "full":
+        dashboards |= {"grafanaUrl": "/grafana/", "jaegerUrl": "/jaeger/"}
+    return {**outputs(base_url, cluster), **{key: base_url + path for key, path in dashboards.items()}}
+
+
+DASHBOARD_AND_TELEMETRY = [
+    "Kiali answers (status API)",
+    "Prometheus answers (ready)",
+    "Grafana answers (health API)",
+    "Jaeger answers (services API)",
+    "sample traffic sent",
+    "Prometheus has httpbin's requests",
+    "Jaeger has a trace to httpbin",
+]
+
+
+def test_a_mesh_with_every_dashboard_passes_and_its_telemetry_is_proven(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+) -> None:
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    handler = mesh()
+    checks = verify.verify(stack(ingress_for(handler), cluster), telemetry_wait=1)
+    assert [check.name for check in checks[4:]] == DASHBOARD_AND_TELEMETRY
+    assert all(results(checks).values()), [check.line() for check in checks]
+    # Every sample request asked for a trace (1% sampling outside demo would miss them).
+    assert handler.requests == verify.SAMPLE_REQUESTS + 1 == len(handler.traces) + 1
+    assert "trace " in checks[-1].detail and "httpbin.sample" in checks[-1].detail
+
+
+@pytest.mark.parametrize(
+    ("broken", "failed"),
+    [
+        ("kiali", {"Kiali answers (status API)"}),
+        ("grafana", {"Grafana answers (health API)"}),
+        ("prometheus", {"Prometheus answers (ready)"}),
+        ("jaeger", {"Jaeger answers (services API)", "Jaeger has a trace to httpbin"}),
+        ("metrics", {"Prometheus has httpbin's requests"}),
+        ("traces", {"Jaeger has a trace to httpbin"}),
+    ],
+)
+def test_each_tools_failure_fails_its_own_checks_only(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+    broken: str,
+    failed: set[str],
+) -> None:
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    checks = verify.verify(stack(ingress_for(mesh(failing={broken})), cluster), telemetry_wait=0.2)
+    assert {name for name, passed in results(checks).items() if not passed} == failed
+
+
+def test_telemetry_that_never_arrives_fails_within_the_bounded_wait(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+) -> None:
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    checks = verify.verify(stack(ingress_for(mesh(failing={"metrics"})), cluster), telemetry_wait=0.3)
+    (metrics,) = [check for check in checks if check.name == "Prometheus has httpbin's requests"]
+    assert not metrics.passed and "after waiting" in metrics.detail
+    assert 0.3 <= metrics.seconds < 0.3 + verify.TIMEOUT_SECONDS
+
+
+def test_metrics_that_arrive_after_a_scrape_pass(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(verify, "POLL_SECONDS", 0.05)
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    handler = mesh(metrics_after_queries=3)
+    checks = verify.verify(stack(ingress_for(handler), cluster), telemetry_wait=5)
+    assert results(checks)["Prometheus has httpbin's requests"] is True
+    assert handler.queries == 4
+
+
+def test_observability_kiali_checks_kiali_and_prometheus_only(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+) -> None:
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    checks = verify.verify(stack(ingress_for(mesh()), cluster, level="kiali"), telemetry_wait=1)
+    assert [check.name for check in checks[4:]] == [
+        "Kiali answers (status API)",
+        "Prometheus answers (ready)",
+        "sample traffic sent",
+        "Prometheus has httpbin's requests",
+    ]
+    assert all(results(checks).values())
+
+
+def test_without_dashboards_verify_checks_what_it_always_did(
+    ingress_for: Callable[[type[MeshIngress]], str],
+    cluster: dict[str, str],
+) -> None:
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    handler = mesh()
+    checks = verify.verify(outputs(ingress_for(handler), cluster))
+    assert len(checks) == 4 and handler.requests == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -16,13 +17,14 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from components.plan import ChartRelease
+from components.plan import GRAFANA_VERSION, KIALI_VERSION, PROMETHEUS_VERSION, ChartRelease
 from tests.harness import upstream
 
 ISTIO_DATA = "istio-1.31.0-rc.0"
 METALLB_DATA = "metallb-0.16.1"
 GATEWAY_API_DATA = "gateway-api-v1.6.0"
 MINIKUBE_DATA = "minikube-1.38.1"
+ADDONS_DATA = "addons"
 # The Kubernetes version objects are validated for: minikube 1.38.1's default,
 # inside Istio 1.31's support range (1.32 to 1.36).
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
@@ -33,6 +35,10 @@ CHART_FOLDERS = {
     "cni": f"{ISTIO_DATA}/istio-cni",
     "ztunnel": f"{ISTIO_DATA}/ztunnel",
     "metallb": f"{METALLB_DATA}/chart",
+    # helm_python.Chart.load reads a packaged chart (.tgz) as well as a folder.
+    "kiali-server": f"{ADDONS_DATA}/kiali-server-{KIALI_VERSION}.tgz",
+    "prometheus": f"{ADDONS_DATA}/prometheus-{PROMETHEUS_VERSION}",
+    "grafana": f"{ADDONS_DATA}/grafana-{GRAFANA_VERSION}",
 }
 # Where the custom kinds' schemas come from.
 CRD_FILES = (
@@ -75,12 +81,17 @@ def render(release: ChartRelease, values: dict[str, Any] | None = None) -> list[
     return render_chart(release.chart, release.name, release.namespace, release.values if values is None else values)
 
 
+def path_parts(path: str) -> list[str]:
+    """The keys of a dotted path; a key that holds a dot is quoted (`podLabels."sidecar.istio.io/inject"`)."""
+    return [quoted or plain for quoted, plain in re.findall(r'"([^"]+)"|([^.]+)', path)]
+
+
 def without_value(tree: dict[str, Any], path: str) -> dict[str, Any]:
     """A deep copy of `tree` without the value at the dotted `path` (and without
     the maps that become empty, so the chart sees the key as never set).
     Copied through JSON: a map the plan uses twice must not lose the value in both places."""
     result = json.loads(json.dumps(tree))
-    parts = path.split(".")
+    parts = path_parts(path)
     parents = [result]
     for part in parts[:-1]:
         parents.append(parents[-1][part])
@@ -95,10 +106,11 @@ def leaf_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
     """The dotted paths of every value that is not a map (a whole list is one value)."""
     paths = []
     for key, value in tree.items():
+        name = f'"{key}"' if "." in key else key
         if isinstance(value, dict) and value:
-            paths += leaf_paths(value, f"{prefix}{key}.")
+            paths += leaf_paths(value, f"{prefix}{name}.")
         else:
-            paths.append(f"{prefix}{key}")
+            paths.append(f"{prefix}{name}")
     return paths
 
 

@@ -1,0 +1,125 @@
+"""The mesh's dashboards (`observability`): the plan's Kiali, Prometheus and
+Grafana releases and, with `full`, Jaeger, in istio-system, after istiod and
+beside the ingress gateway, never on the way to the ingress IP; and one
+VirtualService on the mesh's Gateway that serves each under its own path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.cluster import Cluster
+from components.helm import install_releases
+from components.istio import MESH_GATEWAY
+from components.jaeger import install_jaeger
+from components.plan import (
+    GRAFANA_PATH,
+    GRAFANA_PORT,
+    ISTIO_NAMESPACE,
+    JAEGER_PATH,
+    KIALI_PATH,
+    KIALI_PORT,
+    PROMETHEUS_PATH,
+    PROMETHEUS_PORT,
+    Plan,
+)
+from components.settings import Settings
+
+# Stack output -> (Service in istio-system, its port, path on the ingress), per installed tool.
+DASHBOARDS: dict[str, tuple[str, int, str]] = {
+    "kialiUrl": ("kiali", KIALI_PORT, KIALI_PATH),
+    "prometheusUrl": ("prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH),
+    "grafanaUrl": ("grafana", GRAFANA_PORT, GRAFANA_PATH),
+    "jaegerUrl": ("tracing", 80, JAEGER_PATH),
+}
+
+
+def installed_dashboards(plan: Plan, settings: Settings) -> list[str]:
+    """The stack outputs of the dashboards this stack installs."""
+    services = {release.name for release in plan.addons()}
+    if settings.observability == "full":
+        services.add("tracing")  # Jaeger's UI (components/jaeger.py)
+    return [output for output, (service, _, _) in DASHBOARDS.items() if service in services]
+
+
+def _destination(service: str, port: int) -> dict[str, Any]:
+    return {"destination": {"host": f"{service}.{ISTIO_NAMESPACE}.svc.cluster.local", "port": {"number": port}}}
+
+
+def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
+    """One route per installed dashboard under its path; hostless like the sample's."""
+    http: list[dict[str, Any]] = []
+    for output in outputs:
+        service, port, path = DASHBOARDS[output]
+        if output == "prometheusUrl":
+            # Reads only: Prometheus's lifecycle endpoints (/-/quit, /-/reload)
+            # and its admin API take POST or PUT, which the gateway does not route.
+            http.append(
+                {
+                    "match": [{"uri": {"prefix": path}, "method": {"exact": "GET"}}],
+                    "route": [_destination(service, port)],
+                }
+            )
+        elif output == "grafanaUrl":
+            # Grafana serves at its root and takes the sub-path for its links
+            # from root_url (components/plan.py): the gateway strips it.
+            http.append({"match": [{"uri": {"exact": path}}], "redirect": {"uri": f"{path}/"}})
+            http.append(
+                {
+                    "match": [{"uri": {"prefix": f"{path}/"}}],
+                    "rewrite": {"uri": "/"},
+                    "route": [_destination(service, port)],
+                }
+            )
+        else:
+            # Kiali's web root and Jaeger's base path are the path itself.
+            http.append({"match": [{"uri": {"prefix": path}}], "route": [_destination(service, port)]})
+    return {"hosts": ["*"], "gateways": [MESH_GATEWAY], "http": http}
+
+
+class Observability(pulumi.ComponentResource):
+    """Installs the plan's addon releases (and Jaeger) after `control_plane`
+    (istiod), and routes each dashboard's path on the ingress to it."""
+
+    urls: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        plan: Plan,
+        cluster: Cluster,
+        control_plane: pulumi.Resource,
+        ingress_address: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("local-mesh:observability:Observability", name, None, opts)
+        install_releases(
+            plan.addons(),
+            {"istiod": [control_plane]},
+            lambda before: cluster.in_cluster(self, before),
+            cluster.release_namespace,
+        )
+        if settings.observability == "full":
+            install_jaeger(settings, cluster.in_cluster(self, [control_plane]))
+        self.urls: dict[str, pulumi.Output[str]] = {}
+        if not settings.routes_dashboards:
+            self.register_outputs({})
+            return
+        outputs = installed_dashboards(plan, settings)
+        # After istiod, whose webhook validates it.
+        kubernetes.apiextensions.CustomResource(
+            "dashboards",
+            api_version="networking.istio.io/v1",
+            kind="VirtualService",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name="dashboards", namespace=ISTIO_NAMESPACE),
+            spec=dashboards_virtual_service_spec(outputs),
+            opts=cluster.in_cluster(self, [control_plane]),
+        )
+        # Each dashboard's pages live under its path (Grafana's bare path is a redirect there).
+        self.urls = {
+            output: pulumi.Output.concat("http://", ingress_address, DASHBOARDS[output][2], "/") for output in outputs
+        }
+        self.register_outputs(dict(self.urls))
