@@ -50,7 +50,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy
 
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 e2e: $(VENV)/.dev
 	$(VENV)/bin/pytest tests/e2e -s --run-e2e
