@@ -30,6 +30,7 @@ from components.preflight import (
     published_chart_problems,
 )
 from components.settings import ISTIO_PROFILES, Settings, parse_settings
+from tests.conftest import SharedRun
 from tests.harness import (
     ProgramFailedError,
     add_existing_cluster,
@@ -235,13 +236,13 @@ def wanted(chart: str, version: str = "1.31.1", key: str = "istioVersion") -> Ch
 
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)
-def test_the_charts_checked_are_the_charts_the_program_installs(tmp_path: Path, istio_profile: str) -> None:
-    run = run_program("dev", tmp_path, {"istioProfile": istio_profile, "memory": "6g"})
+def test_the_charts_checked_are_the_charts_the_program_installs(shared_run: SharedRun, istio_profile: str) -> None:
+    run = shared_run(istioProfile=istio_profile)
     installed = {
         (release.inputs["repositoryOpts"]["repo"], release.inputs["chart"], release.inputs["version"])
         for release in run.releases().values()
     }
-    sources = chart_sources(settings(istioProfile=istio_profile, memory="6g"))
+    sources = chart_sources(settings(istioProfile=istio_profile))
     assert {(source.repository, source.chart, source.version) for source in sources} == installed
     assert len(sources) == len(installed)  # each chart once
     keys = {source.chart: source.key for source in sources}
