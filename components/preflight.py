@@ -413,6 +413,14 @@ def _newest(versions: Iterable[str], like: str) -> str:
     return f"{scope} there are {', '.join(newest)}"
 
 
+def _asked(key: str, version: str) -> str:
+    """Who asked for a version: a config key holding it (metallbVersion,
+    istioVersion), or a version the plan pins for a config key (the addons)."""
+    if key.endswith("Version"):
+        return f"{PROJECT}:{key} = {version!r}"
+    return f"version {version!r}, which local-mesh pins for {PROJECT}:{key},"
+
+
 def index_problems(index_text: str, url: str, sources: list[ChartSource]) -> list[str]:
     """Each wanted chart version that the repository index at `url` does not list; one line per
     config value. The index is Helm's repository index (helm.sh/helm pkg/repo/index.go, IndexFile):
@@ -435,15 +443,14 @@ def index_problems(index_text: str, url: str, sources: list[ChartSource]) -> lis
     missing: dict[tuple[str, str], list[str]] = {}
     for source in sources:
         if source.chart not in published:
-            problems.append(f"{PROJECT}:{source.key} = {source.version!r}: {url} lists no chart named {source.chart!r}")
+            problems.append(f"{_asked(source.key, source.version)}: {url} lists no chart named {source.chart!r}")
         elif source.version not in published[source.chart]:
             missing.setdefault((source.key, source.version), []).append(source.chart)
     for (key, version), charts in missing.items():
         # Versions every chart lacking this one has: any of them works for all.
         common = set.intersection(*(set(published[chart]) for chart in charts))
         problems.append(
-            f"{PROJECT}:{key} = {version!r} is not published for {', '.join(charts)} in {url}: "
-            f"{_newest(common, version)}"
+            f"{_asked(key, version)} is not published for {', '.join(charts)} in {url}: {_newest(common, version)}"
         )
     return problems
 

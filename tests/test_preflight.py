@@ -274,6 +274,14 @@ def test_a_version_of_an_unpublished_minor_lists_the_newest_releases() -> None:
     ]
 
 
+def test_an_addon_version_the_plan_pins_is_named_as_a_pin_not_as_a_config_value() -> None:
+    text = index_text({"grafana": ["9.2.1", "9.3.0"]})
+    assert index_problems(text, "https://g.example/index.yaml", [wanted("grafana", "9.2.2", "observability")]) == [
+        "version '9.2.2', which local-mesh pins for local-mesh:observability, is not published for grafana in "
+        "https://g.example/index.yaml: the newest 9.2.x releases there are 9.2.1"
+    ]
+
+
 def test_only_versions_every_lacking_chart_has_are_suggested() -> None:
     text = index_text({"base": ISTIO_VERSIONS, "cni": ["1.30.3", "1.31.0"]})
     (problem,) = index_problems(text, "u", [wanted("base", "1.31.7"), wanted("cni", "1.31.7")])
