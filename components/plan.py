@@ -427,6 +427,10 @@ def _prometheus(lean: bool) -> ChartRelease:
         # ingress IP is not known when the values are made).
         "prefixURL": PROMETHEUS_PATH,
         "baseURL": f"http://localhost{PROMETHEUS_PATH}",
+        # Istio's values-prometheus.yaml scrapes every 15 s (the chart's default
+        # is 1m): Istio's Grafana dashboards and `verify` read rates over short
+        # windows, which one sample a minute leaves empty.
+        "global": {"scrape_interval": "15s"},
     }
     values: Values = {
         # Istio's values-prometheus.yaml: only the server, no alertmanager,
@@ -533,10 +537,13 @@ def release_plan(settings: Settings) -> Plan:
     mesh_ready = "istiod"
     if ambient:
         # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
+        # On local-mesh's minikube (docker runtime, cluster-create.sh),
         # platform: minikube sets cni.cniNetnsDir=/var/run/docker/netns, where
-        # the docker container runtime keeps pod network namespaces
-        # (files/profile-platform-minikube.yaml).
-        cni: Values = {"profile": "ambient", "platform": "minikube"}
+        # docker keeps pod network namespaces (files/profile-platform-minikube.yaml);
+        # elsewhere the chart's default (/var/run/netns, containerd's) applies.
+        cni: Values = {"profile": "ambient"}
+        if settings.on_minikube:
+            cni["platform"] = "minikube"
         ztunnel: Values = {}
         if lean:
             cni["resources"] = LEAN["cni"]

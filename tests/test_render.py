@@ -217,6 +217,15 @@ def test_ambient_cni_uses_dockers_netns_dir_and_ambient_redirection(plan: Plan) 
     assert one(objects, "ConfigMap", "istio-cni-config")["data"]["AMBIENT_ENABLED"] == "true"
 
 
+def test_on_an_existing_cluster_ambient_keeps_the_charts_netns_dir() -> None:
+    """Docker's netns dir is right only for local-mesh's own minikube, which it
+    starts with the docker runtime; kind, k3d and cloud clusters run containerd."""
+    plan = release_plan(settings_for("ambient", cluster="existing", kubeContext="kind-dev"))
+    volumes = one(render(plan.release("istio-cni")), "DaemonSet")["spec"]["template"]["spec"]["volumes"]
+    (netns,) = [volume for volume in volumes if volume["name"] == "cni-netns-dir"]
+    assert netns["hostPath"]["path"] == "/var/run/netns"
+
+
 def test_the_sample_joins_the_mesh_the_way_the_profile_says(plan: Plan) -> None:
     """Sidecar profiles: istiod's webhook injects the sample's pods. Ambient:
     no sidecar, and istio-cni's selector takes the namespace in."""
@@ -392,8 +401,15 @@ def test_prometheus_serves_under_its_prefix_and_keeps_hours_on_a_bounded_volume(
     volumes = one(objects, "Deployment", "prometheus")["spec"]["template"]["spec"]["volumes"]
     (storage,) = [volume for volume in volumes if "emptyDir" in volume]
     assert parse_memory_quantity(storage["emptyDir"]["sizeLimit"]) * 1024**2 > 256 * 1000**2
+    config = yaml.safe_load(one(objects, "ConfigMap", "prometheus")["data"]["prometheus.yml"])
+    # As often as Istio's own values-prometheus.yaml asks (15 s): the dashboards'
+    # rates over short windows would be empty with the chart's one sample a minute.
+    istio_values = yaml.safe_load(
+        upstream(f"{ADDONS_DATA}/istio-1.31.0-rc.0/manifests-addons/values-prometheus.yaml").read_text()
+    )
+    assert config["global"]["scrape_interval"] == istio_values["server"]["global"]["scrape_interval"]
     # Prometheus scrapes itself under the prefix too.
-    scrape = yaml.safe_load(one(objects, "ConfigMap", "prometheus")["data"]["prometheus.yml"])["scrape_configs"]
+    scrape = config["scrape_configs"]
     (self_scrape,) = [job for job in scrape if job["job_name"] == "prometheus"]
     assert self_scrape["metrics_path"] == f"{PROMETHEUS_PATH}/metrics"
 
