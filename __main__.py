@@ -14,7 +14,7 @@ from components.settings import parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
 plan = release_plan(settings)
-run_preflight(settings)
+run_preflight(settings, plan)
 
 cluster = cluster_for(settings)
 waits_for: Steps = {}

@@ -27,7 +27,7 @@ import pulumi
 import yaml
 
 from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
-from components.plan import Requests, release_plan
+from components.plan import Plan, Requests
 from components.settings import (
     MIN_CPUS,
     MIN_MEMORY_MB,
@@ -136,7 +136,7 @@ def tools_needed(settings: Settings) -> list[str]:
     return ["pulumi", "minikube", "kubectl", *(["docker"] if settings.driver == "docker" else [])]
 
 
-def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list[str]]:
+def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[list[str], list[str]]:
     """(errors, warnings) for these settings on this host."""
     errors: list[str] = []
     warnings: list[str] = []
@@ -186,7 +186,6 @@ def find_problems(settings: Settings, facts: HostFacts) -> tuple[list[str], list
             f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: {fix}"
         )
 
-    plan = release_plan(settings)
     needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
     each = ""
@@ -338,7 +337,7 @@ def gather_cluster_facts(context: str) -> ClusterFacts:
     return ClusterFacts(error, server.get("gitVersion"), read_nodes(node_list or {}))
 
 
-def cluster_problems(settings: Settings, facts: ClusterFacts) -> list[str]:
+def cluster_problems(settings: Settings, plan: Plan, facts: ClusterFacts) -> list[str]:
     """An existing cluster: reachable through the stack's context, a Kubernetes
     version Istio supports, nodes whose allocatable CPU and memory hold the mesh,
     and a node address for MetalLB's pool."""
@@ -361,7 +360,6 @@ def cluster_problems(settings: Settings, facts: ClusterFacts) -> list[str]:
         )
     if not facts.nodes:
         return [*problems, f"{context} has no nodes to run the mesh on"]
-    plan = release_plan(settings)
     need = cluster_requests(settings, plan, len(facts.nodes)) + upgrade_surge(plan)
     have = sum((node.allocatable for node in facts.nodes), Requests(0, 0))
     if have.cpu_millis < need.cpu_millis or have.memory_mib < need.memory_mib:
@@ -382,10 +380,9 @@ def cluster_problems(settings: Settings, facts: ClusterFacts) -> list[str]:
     return problems
 
 
-def chart_sources(settings: Settings) -> list[ChartSource]:
+def chart_sources(plan: Plan) -> list[ChartSource]:
     """The charts this stack installs, each once, with the version its config asks for."""
-    releases = release_plan(settings).releases
-    return list(dict.fromkeys(ChartSource(r.version_key, r.repository, r.chart, r.version) for r in releases))
+    return list(dict.fromkeys(ChartSource(r.version_key, r.repository, r.chart, r.version) for r in plan.releases))
 
 
 def _chart_version_order(text: str) -> tuple[int, int, int, int, str] | None:
@@ -507,15 +504,15 @@ def published_chart_problems(sources: list[ChartSource]) -> list[str]:
     return problems
 
 
-def run_preflight(settings: Settings) -> None:
+def run_preflight(settings: Settings, plan: Plan) -> None:
     """Warn, or stop the program with every problem found, before any resource exists."""
     if not settings.preflight:
         pulumi.log.info(f"{PROJECT}: pre-flight checks skipped ({PROJECT}:preflight is false)")
         return
-    errors, warnings = find_problems(settings, gather_facts(settings))
+    errors, warnings = find_problems(settings, plan, gather_facts(settings))
     if not settings.on_minikube:
-        errors.extend(cluster_problems(settings, gather_cluster_facts(settings.kube_context)))
-    errors.extend(published_chart_problems(chart_sources(settings)))
+        errors.extend(cluster_problems(settings, plan, gather_cluster_facts(settings.kube_context)))
+    errors.extend(published_chart_problems(chart_sources(plan)))
     for warning in warnings:
         pulumi.log.warn(warning)
     if errors:

@@ -56,14 +56,24 @@ def settings(**overrides: str) -> Settings:
     return parse_settings(raw(**overrides), "dev")
 
 
+def host_problems(stack: Settings, facts: HostFacts) -> tuple[list[str], list[str]]:
+    """find_problems with the plan the program makes from these settings."""
+    return find_problems(stack, release_plan(stack), facts)
+
+
+def problems_on_cluster(stack: Settings, facts: ClusterFacts) -> list[str]:
+    """cluster_problems with the plan the program makes from these settings."""
+    return cluster_problems(stack, release_plan(stack), facts)
+
+
 def test_a_capable_laptop_passes_quietly() -> None:
-    assert find_problems(settings(), GOOD) == ([], [])
+    assert host_problems(settings(), GOOD) == ([], [])
 
 
 @pytest.mark.parametrize("tool", ["pulumi", "minikube", "kubectl", "docker"])
 def test_a_missing_tool_is_named_with_where_to_get_it(tool: str) -> None:
     facts = replace(GOOD, tool_versions={**GOOD.tool_versions, tool: None})
-    errors, _ = find_problems(settings(), facts)
+    errors, _ = host_problems(settings(), facts)
     assert len(errors) == 1
     assert errors[0].startswith(f"{tool} is not on PATH: install {tool} ")
     assert "https://" in errors[0]
@@ -75,7 +85,7 @@ def test_a_missing_tool_is_named_with_where_to_get_it(tool: str) -> None:
 )
 def test_an_old_tool_is_refused_with_the_version_needed(tool: str, version: str, needed: str) -> None:
     facts = replace(GOOD, tool_versions={**GOOD.tool_versions, tool: version})
-    assert find_problems(settings(), facts)[0] == [f"{tool} {version} is too old: local-mesh needs {needed} or newer"]
+    assert host_problems(settings(), facts)[0] == [f"{tool} {version} is too old: local-mesh needs {needed} or newer"]
 
 
 def test_a_pulumi_cli_without_the_deleted_with_fix_is_refused_with_where_make_up_gets_one(
@@ -85,58 +95,58 @@ def test_a_pulumi_cli_without_the_deleted_with_fix_is_refused_with_where_make_up
     # after 3.259.0 (pulumi CHANGELOG.md; changelog/pending at the merge).
     for key, value in {**fake_environment(tmp_path), "FAKE_PULUMI_VERSION": "3.259.0"}.items():
         monkeypatch.setenv(key, value)
-    assert find_problems(settings(), gather_facts(settings()))[0] == [
+    assert host_problems(settings(), gather_facts(settings()))[0] == [
         "pulumi v3.259.0 is too old: local-mesh needs 3.260.0 or newer: "
         "run it with `make up`, which fetches the pinned pulumi into .tools/bin"
     ]
     monkeypatch.setenv("FAKE_PULUMI_VERSION", "3.260.0")
-    assert find_problems(settings(), gather_facts(settings()))[0] == []
+    assert host_problems(settings(), gather_facts(settings()))[0] == []
 
 
 def test_docker_is_only_needed_for_the_docker_driver() -> None:
     facts = replace(GOOD, tool_versions={**GOOD.tool_versions, "docker": None}, docker_daemon_error="down")
-    assert find_problems(settings(driver="kvm2"), facts)[0] == []
+    assert host_problems(settings(driver="kvm2"), facts)[0] == []
 
 
 def test_a_silent_docker_daemon_is_reported() -> None:
     facts = replace(GOOD, docker_daemon_error="Cannot connect to the Docker daemon")
-    (error,) = find_problems(settings(), facts)[0]
+    (error,) = host_problems(settings(), facts)[0]
     assert (
         error == "the Docker daemon does not answer (Cannot connect to the Docker daemon): start Docker and try again"
     )
 
 
 def test_a_node_too_small_for_the_mesh_is_refused_with_what_it_needs() -> None:
-    (error,) = find_problems(settings(istioProfile="ambient", resources="istio", observability="none"), GOOD)[0]
+    (error,) = host_problems(settings(istioProfile="ambient", resources="istio", observability="none"), GOOD)[0]
     assert error == (
         "local-mesh:cpus 2 / local-mesh:memory 4096 MB cannot hold istioProfile ambient with resources istio: "
         "it needs at least 3 CPUs and 6372 MB (the mesh requests 900m CPU, 2788Mi, "
         "a rolling upgrade 500m CPU, 2048Mi more, Kubernetes itself about 750m CPU, 1536Mi)"
     )
     fits = settings(istioProfile="ambient", resources="istio", observability="none", cpus="3", memory="6372m")
-    assert find_problems(fits, GOOD) == ([], [])
+    assert host_problems(fits, GOOD) == ([], [])
 
 
 def test_on_several_nodes_the_size_asked_is_each_nodes() -> None:
     # One node of 4g cannot hold ambient with the charts' own requests (above); on
     # three, each node still runs istio-cni and ztunnel, and one of them istiod.
-    (error,) = find_problems(settings(istioProfile="ambient", resources="istio", nodes="3"), GOOD)[0]
+    (error,) = host_problems(settings(istioProfile="ambient", resources="istio", nodes="3"), GOOD)[0]
     assert "cannot hold istioProfile ambient with resources istio on 3 nodes: it needs at least 2 CPUs and " in error
     needed_mb = int(error.split(" CPUs and ", 1)[1].split(" MB per node", 1)[0])
     assert 4096 < needed_mb < 6372
     fits = settings(istioProfile="ambient", resources="istio", nodes="3", memory=f"{needed_mb}m")
-    assert find_problems(fits, GOOD) == ([], [])
+    assert host_problems(fits, GOOD) == ([], [])
 
 
 def test_more_memory_than_the_host_has_is_refused_with_the_numbers() -> None:
-    (error,) = find_problems(settings(memory="8g"), replace(GOOD, memory_mb=7900))[0]
+    (error,) = host_problems(settings(memory="8g"), replace(GOOD, memory_mb=7900))[0]
     assert error == (
         "local-mesh:memory asks for 8192 MB but the docker driver has 7900 MB: set it between 1800 and 6876 MB"
     )
 
 
 def test_a_host_too_small_for_minikube_says_so() -> None:
-    (error,) = find_problems(settings(), replace(GOOD, memory_mb=2500))[0]
+    (error,) = host_problems(settings(), replace(GOOD, memory_mb=2500))[0]
     assert error == (
         "local-mesh:memory asks for 4096 MB but the docker driver has 2500 MB: "
         "minikube needs 1800 MB and the host 1024 MB, so give docker more"
@@ -145,7 +155,7 @@ def test_a_host_too_small_for_minikube_says_so() -> None:
 
 def test_memory_that_leaves_the_host_no_room_is_a_warning_with_the_numbers() -> None:
     # istioctl's demo-sized node (8 GB) asked of a host with little more than that.
-    errors, warnings = find_problems(settings(memory="8g"), replace(GOOD, memory_mb=8800))
+    errors, warnings = host_problems(settings(memory="8g"), replace(GOOD, memory_mb=8800))
     assert errors == []
     assert warnings == [
         "local-mesh:memory 8192 MB leaves less than 1024 MB of the host's 8800 MB for the system "
@@ -154,12 +164,12 @@ def test_memory_that_leaves_the_host_no_room_is_a_warning_with_the_numbers() -> 
 
 
 def test_more_cpus_than_the_host_has_are_refused() -> None:
-    (error,) = find_problems(settings(cpus="6"), replace(GOOD, cpus=4))[0]
+    (error,) = host_problems(settings(cpus="6"), replace(GOOD, cpus=4))[0]
     assert error == "local-mesh:cpus asks for 6 CPUs but the docker driver has 4: set it between 2 and 4"
 
 
 def test_an_istio_minor_without_a_known_range_is_a_warning() -> None:
-    errors, warnings = find_problems(settings(istioVersion="1.32.0"), GOOD)
+    errors, warnings = host_problems(settings(istioVersion="1.32.0"), GOOD)
     assert errors == []
     assert warnings == [
         "local-mesh:istioVersion 1.32.0: local-mesh does not know which Kubernetes versions it supports, "
@@ -193,7 +203,7 @@ def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
     facts = gather_facts(settings())
     assert facts.tool_versions["docker"] == "28.2.2"
     assert (facts.memory_mb, facts.cpus) == (None, None)
-    (error,) = find_problems(settings(), facts)[0]
+    (error,) = host_problems(settings(), facts)[0]
     assert error.startswith("the Docker daemon does not answer (Cannot connect to the Docker daemon at ")
     assert error.endswith("Is the docker daemon running?): start Docker and try again")
 
@@ -242,7 +252,7 @@ def test_the_charts_checked_are_the_charts_the_program_installs(shared_run: Shar
         (release.inputs["repositoryOpts"]["repo"], release.inputs["chart"], release.inputs["version"])
         for release in run.releases().values()
     }
-    sources = chart_sources(settings(istioProfile=istio_profile))
+    sources = chart_sources(release_plan(settings(istioProfile=istio_profile)))
     assert {(source.repository, source.chart, source.version) for source in sources} == installed
     assert len(sources) == len(installed)  # each chart once
     keys = {source.chart: source.key for source in sources}
@@ -418,12 +428,12 @@ def test_an_existing_cluster_is_read_through_its_context(tmp_path: Path) -> None
     assert (facts.error, facts.server_version) == (None, "v1.33.1")
     # 8 CPUs and 16318444Ki, as the stand-in kind node reports them; a part MiB is not counted.
     assert facts.nodes == (NodeFacts("dev-control-plane", "172.18.0.2", Requests(8000, 16318444 // 1024)),)
-    assert cluster_problems(existing_settings(), facts) == []
+    assert problems_on_cluster(existing_settings(), facts) == []
 
 
 def test_a_context_that_is_not_in_the_kubeconfig_is_one_line(tmp_path: Path) -> None:
     facts = facts_on(cluster_machine(tmp_path), "kind-typo")
-    (problem,) = cluster_problems(settings(cluster="existing", kubeContext="kind-typo"), facts)
+    (problem,) = problems_on_cluster(settings(cluster="existing", kubeContext="kind-typo"), facts)
     assert problem == (
         "local-mesh:kubeContext kind-typo cannot be reached (Error in configuration: context was not found "
         "for specified context: kind-typo): check the context with `kubectl --context kind-typo get nodes`"
@@ -431,7 +441,7 @@ def test_a_context_that_is_not_in_the_kubeconfig_is_one_line(tmp_path: Path) -> 
 
 
 def test_an_api_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
-    (problem,) = cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path, running=False)))
+    (problem,) = problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path, running=False)))
     assert "local-mesh:kubeContext kind-dev cannot be reached (The connection to the server 127.0.0.1:40123" in problem
     assert "\n" not in problem
 
@@ -440,7 +450,7 @@ def test_an_api_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
     ("version", "fits"), [("v1.31.9", False), ("v1.32.0", True), ("v1.36.4+k3s1", True), ("v1.37.0", False)]
 )
 def test_the_servers_own_kubernetes_version_must_be_in_istios_range(tmp_path: Path, version: str, fits: bool) -> None:
-    problems = cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path, kubernetes_version=version)))
+    problems = problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path, kubernetes_version=version)))
     if fits:
         assert problems == []
     else:
@@ -456,7 +466,7 @@ def test_nodes_that_cannot_allocate_the_mesh_are_refused_with_the_numbers(tmp_pa
         node_object("dev-worker", "172.18.0.3", "1", "1Gi"),
     )
     mesh = existing_settings(istioProfile="ambient", resources="istio")
-    (problem,) = cluster_problems(mesh, facts_on(cluster_machine(tmp_path, nodes=small)))
+    (problem,) = problems_on_cluster(mesh, facts_on(cluster_machine(tmp_path, nodes=small)))
     plan = release_plan(mesh)
     # Two nodes: istio-cni and ztunnel twice.
     needs = cluster_requests(mesh, plan, 2) + upgrade_surge(plan)
@@ -464,17 +474,17 @@ def test_nodes_that_cannot_allocate_the_mesh_are_refused_with_the_numbers(tmp_pa
         f"local-mesh:kubeContext kind-dev: its 2 nodes can allocate 2500m CPU, 3072Mi, but istioProfile ambient "
         f"with resources istio requests {needs} (a rolling upgrade included): add nodes, or choose resources lean"
     )
-    assert cluster_problems(existing_settings(), facts_on(cluster_machine(tmp_path / "lean", nodes=small))) == []
+    assert problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path / "lean", nodes=small))) == []
 
 
 def test_the_pool_is_checked_against_the_first_nodes_network_before_anything_is_created(tmp_path: Path) -> None:
     facts = facts_on(cluster_machine(tmp_path))
-    (problem,) = cluster_problems(existing_settings(addressPool="192.168.49.100-192.168.49.120"), facts)
+    (problem,) = problems_on_cluster(existing_settings(addressPool="192.168.49.100-192.168.49.120"), facts)
     assert problem.startswith("local-mesh:addressPool = '192.168.49.100-192.168.49.120' is not valid")
     assert "172.18.0.0/24" in problem
     # Without MetalLB there is no pool to carve.
     assert (
-        cluster_problems(existing_settings(loadBalancer="none", addressPool="192.168.49.100-192.168.49.120"), facts)
+        problems_on_cluster(existing_settings(loadBalancer="none", addressPool="192.168.49.100-192.168.49.120"), facts)
         == []
     )
 
@@ -484,7 +494,7 @@ def test_an_existing_cluster_needs_neither_minikube_nor_docker(tmp_path: Path) -
     with mock.patch.dict(os.environ, machine):
         facts = gather_facts(existing_settings())
     assert (facts.tool_versions["minikube"], facts.tool_versions["docker"]) == (None, None)
-    assert find_problems(existing_settings(), facts) == ([], [])
+    assert host_problems(existing_settings(), facts) == ([], [])
     calls = fake_state(tmp_path / "machine")["calls"]
     assert {call[0] for call in calls} == {"kubectl"}
 
