@@ -150,13 +150,15 @@ class ChartRelease:
     chart: str
     repository: str
     version: str
-    version_key: str  # the config key the version comes from
+    version_key: str  # the config key the version comes from (or, for a pinned addon, asks for it)
     namespace: str
     values: Values
     after: tuple[str, ...] = ()  # other releases of the plan, GATEWAY_API_CRDS or LOAD_BALANCER
     pods: tuple[Pod, ...] = ()
     # Values set although they equal the chart's default, with the reason.
     pinned: Mapping[str, str] = field(default_factory=dict)
+    # A dashboard (`observability`), installed by its own component, not the mesh's.
+    addon: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,12 +179,12 @@ class Plan:
         return [
             release
             for release in self.releases
-            if release.namespace == namespace and release.version_key != OBSERVABILITY_KEY
+            if release.namespace == namespace and not release.addon
         ]
 
     def addons(self) -> list[ChartRelease]:
         """The dashboards `observability` asks for."""
-        return [release for release in self.releases if release.version_key == OBSERVABILITY_KEY]
+        return [release for release in self.releases if release.addon]
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Values:
@@ -359,6 +361,7 @@ def _addon(
         repository=repository,
         version=version,
         version_key=OBSERVABILITY_KEY,
+        addon=True,
         namespace=ISTIO_NAMESPACE,
         values=values,
         after=("istiod",),
