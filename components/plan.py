@@ -176,11 +176,7 @@ class Plan:
 
     def in_namespace(self, namespace: str) -> list[ChartRelease]:
         """The mesh's releases in this namespace (the dashboards aside: `addons`)."""
-        return [
-            release
-            for release in self.releases
-            if release.namespace == namespace and not release.addon
-        ]
+        return [release for release in self.releases if release.namespace == namespace and not release.addon]
 
     def addons(self) -> list[ChartRelease]:
         """The dashboards `observability` asks for."""

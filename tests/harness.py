@@ -46,6 +46,13 @@ from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, par
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
+# The folders of shared/upstream the tests read (its README says where each comes from).
+ISTIO_DATA = "istio-1.31.0-rc.0"
+METALLB_DATA = "metallb-0.16.1"
+GATEWAY_API_DATA = "gateway-api-v1.6.0"
+MINIKUBE_DATA = "minikube-1.38.1"
+ADDONS_DATA = "addons"
+ISTIO_ADDONS_DATA = f"{ADDONS_DATA}/{ISTIO_DATA}"  # Istio's values and files for the addons
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
 PROJECT = "local-mesh"
 
@@ -137,10 +144,10 @@ def publish_chart_repositories(root: Path) -> Path:
     copies hold, under their Chart.yaml names, at the versions Pulumi.yaml (or,
     for the observability addons, the plan) pins."""
     defaults = project_defaults()
-    metallb_chart = chart_name("metallb-0.16.1/chart")
+    metallb_chart = chart_name(f"{METALLB_DATA}/chart")
     istio_charts = [
         chart_name(chart.parent.relative_to(UPSTREAM).as_posix())
-        for chart in sorted(upstream("istio-1.31.0-rc.0").glob("*/Chart.yaml"))
+        for chart in sorted(upstream(ISTIO_DATA).glob("*/Chart.yaml"))
     ]
     mirror = root / "chart-repositories"
     for repository, charts in (
@@ -148,8 +155,8 @@ def publish_chart_repositories(root: Path) -> Path:
         (ISTIO_REPOSITORY, {chart: [defaults["istioVersion"]] for chart in istio_charts}),
         # The kiali-server chart is stored packaged: its name is in the file name.
         (KIALI_REPOSITORY, {"kiali-server": [KIALI_VERSION]}),
-        (PROMETHEUS_REPOSITORY, {chart_name(f"addons/prometheus-{PROMETHEUS_VERSION}"): [PROMETHEUS_VERSION]}),
-        (GRAFANA_REPOSITORY, {chart_name(f"addons/grafana-{GRAFANA_VERSION}"): [GRAFANA_VERSION]}),
+        (PROMETHEUS_REPOSITORY, {chart_name(f"{ADDONS_DATA}/prometheus-{PROMETHEUS_VERSION}"): [PROMETHEUS_VERSION]}),
+        (GRAFANA_REPOSITORY, {chart_name(f"{ADDONS_DATA}/grafana-{GRAFANA_VERSION}"): [GRAFANA_VERSION]}),
     ):
         index = mirror / mirror_path(repository) / "index.yaml"
         index.parent.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,10 @@ from components.jaeger import JAEGER_IMAGE, JAEGER_LABELS, JAEGER_SERVICES
 from components.plan import JAEGER_PATH, release_plan
 from components.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
-from tests.harness import ProgramRun, settings_for, upstream
+from tests.harness import ISTIO_ADDONS_DATA, ProgramRun, settings_for, upstream
 from tests.upstream import render
 
-ISTIO_JAEGER = "addons/istio-1.31.0-rc.0/samples-addons/jaeger.yaml"
+ISTIO_JAEGER = f"{ISTIO_ADDONS_DATA}/samples-addons/jaeger.yaml"
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ from components.plan import (
     requests_of,
 )
 from components.sample import HTTPBIN_LABELS, sample_namespace_labels
-from tests.harness import EVERY_COMBINATION, settings_for, upstream
-from tests.upstream import ADDONS_DATA, Object, comparable, leaf_paths, render, without_value
+from tests.harness import EVERY_COMBINATION, ISTIO_ADDONS_DATA, settings_for, upstream
+from tests.upstream import Object, comparable, leaf_paths, render, without_value
 
 IDS = [f"{profile}-{resources}" for profile, resources in EVERY_COMBINATION]
 WORKLOAD_KINDS = ("Deployment", "DaemonSet")
@@ -404,9 +404,7 @@ def test_prometheus_serves_under_its_prefix_and_keeps_hours_on_a_bounded_volume(
     config = yaml.safe_load(one(objects, "ConfigMap", "prometheus")["data"]["prometheus.yml"])
     # As often as Istio's own values-prometheus.yaml asks (15 s): the dashboards'
     # rates over short windows would be empty with the chart's one sample a minute.
-    istio_values = yaml.safe_load(
-        upstream(f"{ADDONS_DATA}/istio-1.31.0-rc.0/manifests-addons/values-prometheus.yaml").read_text()
-    )
+    istio_values = yaml.safe_load(upstream(f"{ISTIO_ADDONS_DATA}/manifests-addons/values-prometheus.yaml").read_text())
     assert config["global"]["scrape_interval"] == istio_values["server"]["global"]["scrape_interval"]
     # Prometheus scrapes itself under the prefix too.
     scrape = config["scrape_configs"]
@@ -424,9 +422,7 @@ def test_grafana_links_carry_its_sub_path_anonymous_users_only_view_and_it_fetch
     assert {"enabled = true", "org_role = Viewer"} <= set(anonymous.splitlines())
     script = one(objects, "ConfigMap", "grafana")["data"]["download_dashboards.sh"]
     fetched = re.findall(r'"(https://[^"]+)"', script)
-    shipped = {
-        path.name for path in upstream(f"{ADDONS_DATA}/istio-1.31.0-rc.0/manifests-addons/dashboards").glob("*.json")
-    }
+    shipped = {path.name for path in upstream(f"{ISTIO_ADDONS_DATA}/manifests-addons/dashboards").glob("*.json")}
     assert sorted(url.rsplit("/", 1)[1] for url in fetched) == sorted(shipped)
     assert all(
         url.startswith(f"https://raw.githubusercontent.com/istio/istio/{full_lean.release('istiod').version}/")

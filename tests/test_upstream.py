@@ -11,8 +11,7 @@ import re
 
 from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, ISTIO_REPOSITORY, METALLB_REPOSITORY
 from components.shell import SCRIPTS
-from tests.harness import project_defaults, upstream
-from tests.upstream import GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA
+from tests.harness import GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA, project_defaults, upstream
 
 
 def start_flags_used(text: str) -> set[str]:

@@ -18,13 +18,8 @@ import kubernetes_validate
 import yaml
 
 from components.plan import GRAFANA_VERSION, KIALI_VERSION, PROMETHEUS_VERSION, ChartRelease
-from tests.harness import upstream
+from tests.harness import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, upstream
 
-ISTIO_DATA = "istio-1.31.0-rc.0"
-METALLB_DATA = "metallb-0.16.1"
-GATEWAY_API_DATA = "gateway-api-v1.6.0"
-MINIKUBE_DATA = "minikube-1.38.1"
-ADDONS_DATA = "addons"
 # The Kubernetes version objects are validated for: minikube 1.38.1's default,
 # inside Istio 1.31's support range (1.32 to 1.36).
 KUBERNETES_SCHEMA_VERSION = "1.35.0"
