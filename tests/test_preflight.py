@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from components.footprint import cluster_requests, upgrade_surge
+from components.network import DockerNetwork, HostNetworks
 from components.plan import Requests, release_plan
 from components.preflight import (
     ChartSource,
@@ -61,9 +63,16 @@ def host_problems(stack: Settings, facts: HostFacts) -> tuple[list[str], list[st
     return find_problems(stack, release_plan(stack), facts)
 
 
-def problems_on_cluster(stack: Settings, facts: ClusterFacts) -> list[str]:
-    """cluster_problems with the plan the program makes from these settings."""
-    return cluster_problems(stack, release_plan(stack), facts)
+def on_kind_network(facts: ClusterFacts) -> HostNetworks:
+    """A host whose docker network `kind` (172.18.0.0/16) holds the cluster's nodes."""
+    nodes = tuple((node.name, IPv4Address(node.internal_ip)) for node in facts.nodes if node.internal_ip)
+    return HostNetworks((DockerNetwork("kind", IPv4Network("172.18.0.0/16"), IPv4Address("172.18.0.1"), nodes),))
+
+
+def problems_on_cluster(stack: Settings, facts: ClusterFacts, host: HostNetworks | None = None) -> list[str]:
+    """cluster_problems with the plan the program makes from these settings, on
+    a host whose kind network holds the nodes unless `host` says otherwise."""
+    return cluster_problems(stack, release_plan(stack), facts, host or on_kind_network(facts))
 
 
 def test_a_capable_laptop_passes_quietly() -> None:
@@ -481,7 +490,7 @@ def test_the_pool_is_checked_against_the_first_nodes_network_before_anything_is_
     facts = facts_on(cluster_machine(tmp_path))
     (problem,) = problems_on_cluster(existing_settings(addressPool="192.168.49.100-192.168.49.120"), facts)
     assert problem.startswith("local-mesh:addressPool = '192.168.49.100-192.168.49.120' is not valid")
-    assert "172.18.0.0/24" in problem
+    assert "is not inside docker network kind (172.18.0.0/16), which holds node 172.18.0.2" in problem
     # Without MetalLB there is no pool to carve.
     assert (
         problems_on_cluster(existing_settings(loadBalancer="none", addressPool="192.168.49.100-192.168.49.120"), facts)
