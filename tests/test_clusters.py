@@ -8,7 +8,9 @@ import json
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pulumi
 import pytest
 import yaml
 
@@ -178,8 +180,17 @@ def test_two_kind_clusters_on_one_network_get_two_disjoint_pools_at_its_top(tmp_
     root = tmp_path / "machine"
     two_kind_clusters(root)
     existing_config = {"cluster": "existing", "loadBalancer": "metallb"}
-    dev = run_program("dev", root, {**existing_config, "kubeContext": "kind-dev"})
-    other = run_program("other", root, {**existing_config, "kubeContext": "kind-other"})
+    with mock.patch.object(pulumi.log, "info") as info:
+        dev = run_program("dev", root, {**existing_config, "kubeContext": "kind-dev"})
+        other = run_program("other", root, {**existing_config, "kubeContext": "kind-other"})
+    # Pre-flight says which slice each took.
+    notes = [call.args[0] for call in info.call_args_list if "MetalLB's addresses" in call.args[0]]
+    assert notes == [
+        "local-mesh: MetalLB's addresses: 172.18.255.240-172.18.255.254, slice 0 (of 16 addresses, counted from the "
+        "top) of docker network kind (172.18.0.0/16), the one of node 172.18.0.2; every container there has its own",
+        "local-mesh: MetalLB's addresses: 172.18.255.192-172.18.255.207, slice 3 (of 16 addresses, counted from the "
+        "top) of docker network kind (172.18.0.0/16), the one of node 172.18.0.5; every container there has its own",
+    ]
     pools = [parse_address_pool(run.outputs["addressPool"]) for run in (dev, other)]
     assert [str(pool) for pool in pools] == ["172.18.255.240-172.18.255.254", "172.18.255.192-172.18.255.207"]
     assert pools[0].last < pools[1].first or pools[1].last < pools[0].first
