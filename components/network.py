@@ -173,9 +173,14 @@ def network_holding(node_ip: str, host: HostNetworks) -> DockerNetwork | None:
     return next((network for network in host.networks if network.container_at(node) is not None), None)
 
 
+def slice_index(subnet: IPv4Network, address: IPv4Address) -> int:
+    """Which block, counted from the top of `subnet`, the container at `address` gets."""
+    return int(address) - int(subnet.network_address) - FIRST_CONTAINER_HOST
+
+
 def network_slice(subnet: IPv4Network, address: IPv4Address) -> AddressRange:
     """The block at the top of `subnet` that belongs to the container at `address`."""
-    index = int(address) - int(subnet.network_address) - FIRST_CONTAINER_HOST
+    index = slice_index(subnet, address)
     if index < 0:
         raise ValueError(f"{address} is below the first container address of {subnet}, so it has no slice")
     last = int(subnet.broadcast_address) - SLICE_SIZE * index
@@ -185,10 +190,6 @@ def network_slice(subnet: IPv4Network, address: IPv4Address) -> AddressRange:
     if index == 0:
         last -= 1  # the broadcast address
     return AddressRange(IPv4Address(first), IPv4Address(last))
-
-
-def _overlaps(one: AddressRange, other: AddressRange) -> bool:
-    return one.first <= other.last and other.first <= one.last
 
 
 def check_pool_on_network(pool: AddressRange, network: DockerNetwork, node_ip: str) -> None:
@@ -243,7 +244,7 @@ def describe_network_pool(pool: AddressRange, node_ip: str, network: DockerNetwo
     where = f"docker network {network.name} ({network.subnet})"
     if explicit:
         return f"MetalLB's addresses: {pool}, from addressPool, on {where}"
-    index = int(IPv4Address(node_ip)) - int(network.subnet.network_address) - FIRST_CONTAINER_HOST
+    index = slice_index(network.subnet, IPv4Address(node_ip))
     return (
         f"MetalLB's addresses: {pool}, slice {index} (of {SLICE_SIZE} addresses, counted from the top) of {where}, "
         f"the one of node {node_ip}; every container there has its own"
