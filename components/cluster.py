@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
+from components.network import HostNetworks
 from components.settings import Settings
 from components.shell import (
     INTERPRETER,
@@ -23,6 +24,7 @@ from components.shell import (
     cluster_environment,
     existing_access_environment,
     parse_cluster_access,
+    parse_host_networks,
     recreate_triggers,
     script,
 )
@@ -36,6 +38,10 @@ class Cluster(pulumi.ComponentResource):
     node_ip: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_context: pulumi.Output[str]
+    # This host's docker networks, where the pool depends on them (an existing
+    # cluster with MetalLB); None on local-mesh's own minikube, whose profile
+    # network is its own.
+    host_networks: pulumi.Output[HostNetworks | None]
     _provider: kubernetes.Provider
 
     def _read_access(
@@ -114,6 +120,7 @@ class MinikubeCluster(Cluster):
             ),
         )
         self._read_access(settings, "cluster-access.sh", access_environment(settings), [self._command])
+        self.host_networks = pulumi.Output.from_input(None)
         self.profile = pulumi.Output.from_input(settings.profile)
 
         self._provider = kubernetes.Provider(
@@ -185,6 +192,15 @@ class ExistingCluster(Cluster):
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
         self._read_access(settings, "existing-cluster-access.sh", existing_access_environment(settings), [])
+        self.host_networks = pulumi.Output.from_input(None)
+        if settings.metallb:
+            # An invoke like the access script: read afresh on every preview and up.
+            networks = local.run_output(
+                command=script("docker-networks.sh"),
+                interpreter=INTERPRETER,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            self.host_networks = networks.stdout.apply(parse_host_networks)
         self._provider = kubernetes.Provider(
             "kubernetes",
             kubeconfig=self.kubeconfig,

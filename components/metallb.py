@@ -56,8 +56,8 @@ class MetalLB(pulumi.ComponentResource):
     ) -> None:
         super().__init__("local-mesh:metallb:MetalLB", name, None, opts)
 
-        pool: pulumi.Output[AddressRange] = cluster.node_ip.apply(
-            lambda node_ip: address_pool_on_node(settings, node_ip)
+        pool: pulumi.Output[AddressRange] = pulumi.Output.all(cluster.node_ip, cluster.host_networks).apply(
+            lambda facts: address_pool_on_node(settings, facts[0], facts[1])
         )
         self.address_pool = pool.apply(str)
 

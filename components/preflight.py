@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import pulumi
 import yaml
 
 from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
+from components.network import HostNetworks, describe_network_pool, network_holding
 from components.plan import Plan, Requests
 from components.settings import (
     MIN_CPUS,
@@ -38,6 +40,7 @@ from components.settings import (
     dotted,
     istio_kubernetes_support,
 )
+from components.shell import INTERPRETER, parse_host_networks, script
 
 Version = tuple[int, int, int]
 
@@ -337,10 +340,12 @@ def gather_cluster_facts(context: str) -> ClusterFacts:
     return ClusterFacts(error, server.get("gitVersion"), read_nodes(node_list or {}))
 
 
-def cluster_problems(settings: Settings, plan: Plan, facts: ClusterFacts) -> list[str]:
+def cluster_problems(
+    settings: Settings, plan: Plan, facts: ClusterFacts, host: HostNetworks | None = None
+) -> list[str]:
     """An existing cluster: reachable through the stack's context, a Kubernetes
     version Istio supports, nodes whose allocatable CPU and memory hold the mesh,
-    and a node address for MetalLB's pool."""
+    and a node address for MetalLB's pool (on `host`'s docker networks)."""
     context = f"{PROJECT}:kubeContext {settings.kube_context}"
     if facts.error is not None:
         return [
@@ -374,10 +379,32 @@ def cluster_problems(settings: Settings, plan: Plan, facts: ClusterFacts) -> lis
             problems.append(f"{context}: node {first.name} has no InternalIP to carve MetalLB's address pool from")
         else:
             try:
-                address_pool_on_node(settings, first.internal_ip)
+                cluster_addresses = {IPv4Address(node.internal_ip) for node in facts.nodes if node.internal_ip}
+                address_pool_on_node(settings, first.internal_ip, host, cluster_addresses)
             except NodeConfigError as problem:
                 problems.append(str(problem))
     return problems
+
+
+def gather_host_networks() -> HostNetworks:
+    """This host's docker networks, read by the script the program runs for MetalLB's pool."""
+    result = _run([*INTERPRETER, script("docker-networks.sh")])
+    if result is None or result.returncode != 0:
+        return HostNetworks((), "docker-networks.sh did not answer")
+    return parse_host_networks(result.stdout)
+
+
+def pool_note(settings: Settings, facts: ClusterFacts, host: HostNetworks) -> str | None:
+    """Which addresses MetalLB takes on the docker network that holds the first node, if one does."""
+    node_ip = facts.nodes[0].internal_ip if facts.nodes else None
+    network = network_holding(node_ip, host) if node_ip else None
+    if node_ip is None or network is None:
+        return None
+    try:
+        pool = address_pool_on_node(settings, node_ip, host)
+    except NodeConfigError:
+        return None  # cluster_problems says why
+    return f"{PROJECT}: {describe_network_pool(pool, node_ip, network, settings.address_pool is not None)}"
 
 
 def chart_sources(plan: Plan) -> list[ChartSource]:
@@ -511,7 +538,12 @@ def run_preflight(settings: Settings, plan: Plan) -> None:
         return
     errors, warnings = find_problems(settings, plan, gather_facts(settings))
     if not settings.on_minikube:
-        errors.extend(cluster_problems(settings, plan, gather_cluster_facts(settings.kube_context)))
+        cluster = gather_cluster_facts(settings.kube_context)
+        host = gather_host_networks() if settings.metallb else None
+        errors.extend(cluster_problems(settings, plan, cluster, host))
+        note = pool_note(settings, cluster, host) if host is not None and cluster.error is None else None
+        if note is not None:
+            pulumi.log.info(note)
     errors.extend(published_chart_problems(chart_sources(plan)))
     for warning in warnings:
         pulumi.log.warn(warning)

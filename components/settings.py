@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.network import AddressRange, node_subnet, parse_address_pool, resolve_address_pool
+from components.network import (
+    AddressRange,
+    HostNetworks,
+    check_pool_clear_of_other_slices,
+    network_holding,
+    node_subnet,
+    parse_address_pool,
+    resolve_address_pool,
+    resolve_network_pool,
+)
 
 PROJECT = "local-mesh"
 
@@ -138,13 +148,45 @@ def _error(key: str, value: object, accepted: str) -> ConfigError:
     return ConfigError(_message(key, value, accepted))
 
 
-def address_pool_on_node(settings: Settings, node_ip: str) -> AddressRange:
-    """The pool MetalLB gets on this node, or one line naming local-mesh:addressPool."""
+def address_pool_on_node(
+    settings: Settings,
+    node_ip: str,
+    host: HostNetworks | None = None,
+    cluster_addresses: Collection[IPv4Address] = (),
+) -> AddressRange:
+    """The pool MetalLB gets on this node, or one line naming local-mesh:addressPool.
+
+    On local-mesh's own minikube the node has its profile's /24 to itself. On an
+    existing cluster (`host`: this host's docker networks), the pool comes from
+    the docker network that holds the node; where none does (a remote cluster,
+    no Docker), only an explicit addressPool says which addresses are free.
+    Given the addresses of all the cluster's nodes (pre-flight reads them), an
+    explicit pool must also keep clear of every other container's slice."""
+    value = "" if settings.address_pool is None else settings.address_pool
+    network = network_holding(node_ip, host) if host is not None and not settings.on_minikube else None
+    if network is None and not settings.on_minikube and settings.address_pool is None:
+        why = f"Docker: {host.unavailable}" if host and host.unavailable else "no docker network of this host holds it"
+        raise NodeConfigError(
+            _message(
+                "addressPool",
+                value,
+                f"free addresses on the network of node {node_ip} (A.B.C.D-A.B.C.E or a CIDR), or set "
+                f"{PROJECT}:loadBalancer none: local-mesh cannot tell which are free there ({why})",
+            )
+        )
     try:
-        return resolve_address_pool(settings.address_pool, node_ip)
+        if network is None:
+            return resolve_address_pool(settings.address_pool, node_ip)
+        pool = resolve_network_pool(settings.address_pool, node_ip, network)
+        if cluster_addresses:
+            check_pool_clear_of_other_slices(pool, network, {IPv4Address(node_ip), *cluster_addresses})
+        return pool
     except ValueError as problem:
-        accepted = f"addresses inside the node's network {node_subnet(node_ip)}, without .1, .254 and the node"
-        value = "" if settings.address_pool is None else settings.address_pool
+        accepted = (
+            f"addresses inside the node's network {node_subnet(node_ip)}, without .1, .254 and the node"
+            if network is None
+            else f"free addresses of docker network {network.name} ({network.subnet}), which holds node {node_ip}"
+        )
         raise NodeConfigError(_message("addressPool", value, f"{accepted} ({problem})")) from None
 
 

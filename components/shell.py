@@ -16,6 +16,7 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from components.network import HostNetworks, read_docker_networks
 from components.settings import Settings
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -95,3 +96,19 @@ def parse_cluster_access(stdout: str, context: str) -> ClusterAccess:
     if contexts != [context]:
         raise ValueError(f"the kubeconfig read for context {context!r} holds contexts {contexts}, not exactly that one")
     return ClusterAccess(node_ip=node_ip, kubeconfig=kubeconfig)
+
+
+# docker-networks.sh's first word when Docker could not be asked.
+DOCKER_UNAVAILABLE = "unavailable:"
+
+
+def parse_host_networks(stdout: str) -> HostNetworks:
+    """Read docker-networks.sh's answer: `docker network inspect`'s JSON array,
+    or one line saying why Docker could not be asked."""
+    text = stdout.strip()
+    if text.startswith(DOCKER_UNAVAILABLE):
+        return HostNetworks((), text.removeprefix(DOCKER_UNAVAILABLE).strip() or "no answer")
+    try:
+        return HostNetworks(read_docker_networks(text))
+    except (ValueError, AttributeError) as problem:
+        return HostNetworks((), f"docker network inspect printed no network list ({problem})")

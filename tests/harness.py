@@ -198,6 +198,10 @@ def node_object(name: str, internal_ip: str, cpu: str, memory: str) -> dict[str,
 # A one-node kind cluster (`kind create cluster --name dev`: context kind-dev, node
 # dev-control-plane on kind's docker network 172.18.0.0/16).
 KIND_NODES = (node_object("dev-control-plane", "172.18.0.2", "8", "16318444Ki"),)
+# kind's docker network, as `docker network inspect kind` shows it: the IPv4
+# subnet Docker picked and the IPv6 subnet kind derives from the name "kind"
+# (kind network.go, generateULASubnetFromName; seen in Kuadrant/kuadrant-operator#418).
+KIND_NETWORK = {"name": "kind", "subnet": "172.18.0.0/16", "ipv6Subnet": "fc00:f853:ccd:e793::/64"}
 
 
 def add_existing_cluster(
@@ -207,9 +211,13 @@ def add_existing_cluster(
     kubernetes_version: str = "v1.33.1",
     nodes: tuple[dict[str, Any], ...] = KIND_NODES,
     running: bool = True,
+    docker_network: dict[str, str] | None = KIND_NETWORK,
 ) -> None:
     """A cluster the user already has, as the stand-in kubectl finds it: its
-    context in the kubeconfig (beside whatever is there) and its API server."""
+    context in the kubeconfig (beside whatever is there) and its API server;
+    and, unless `docker_network` is None (a remote cluster), its nodes as
+    containers of that docker network of this host, as the stand-in docker
+    shows them."""
     kubeconfig_file = Path(fake_environment(root)["KUBECONFIG"])
     config = yaml.safe_load(kubeconfig_file.read_text()) if kubeconfig_file.exists() else {}
     config = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "", **(config or {})}
@@ -234,6 +242,17 @@ def add_existing_cluster(
         "nodes": list(nodes),
         "webhookRefusals": 0,
     }
+    if docker_network is not None:
+        name = docker_network["name"]
+        if name not in state["networks"]:
+            state["networks"].append(name)
+        details = state.setdefault("networkDetails", {}).setdefault(
+            name, {key: value for key, value in docker_network.items() if key != "name"}
+        )
+        containers = details.setdefault("containers", {})
+        for node in nodes:
+            addresses = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"]
+            containers[node["metadata"]["name"]] = addresses[0]
     (root / "state.json").write_text(json.dumps(state))
 
 

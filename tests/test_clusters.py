@@ -5,12 +5,16 @@ real __main__.py under Pulumi's mocks, against the stand-in kubectl."""
 from __future__ import annotations
 
 import json
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pulumi
 import pytest
 import yaml
 
+from components.network import parse_address_pool
 from components.shell import script
 from tests.conftest import SharedRun
 from tests.harness import (
@@ -19,6 +23,7 @@ from tests.harness import (
     ProgramRun,
     add_existing_cluster,
     fake_state,
+    node_object,
     run_program,
 )
 
@@ -65,9 +70,16 @@ def test_no_minikube_is_started_or_asked_on_an_existing_cluster(either: ProgramR
     assert [r.name for r in either.of_type(COMMAND)] == (
         ["metallb-webhook-ready"] if "metallb" in either.releases() else []
     )
-    assert [args["command"] for args in either.mocks.invokes] == [script("existing-cluster-access.sh")]
+    metallb = "metallb" in either.releases()
+    # With MetalLB, the docker networks of this host are read for its pool; reads only.
+    assert [args["command"] for args in either.mocks.invokes] == [
+        script("existing-cluster-access.sh"),
+        *([script("docker-networks.sh")] if metallb else []),
+    ]
     root = Path(either.mocks.environment["FAKE_CLI_STATE"])
-    assert {call[0] for call in fake_state(root)["calls"]} == {"kubectl"}
+    calls = fake_state(root)["calls"]
+    assert {call[0] for call in calls} == ({"kubectl", "docker"} if metallb else {"kubectl"})
+    assert {tuple(call[1:3]) for call in calls if call[0] == "docker"} <= {("network", "ls"), ("network", "inspect")}
 
 
 def test_every_kubernetes_resource_goes_through_the_named_context_alone(either: ProgramRun) -> None:
@@ -128,17 +140,119 @@ def test_destroy_uninstalls_in_reverse_order_of_the_declared_dependencies(either
         assert either.depends_on(ingress, pool)
 
 
-def test_with_metallb_the_pool_is_carved_from_the_first_nodes_network(on_kind: ProgramRun) -> None:
+def test_with_metallb_the_pool_is_the_first_nodes_slice_at_the_top_of_the_kind_network(on_kind: ProgramRun) -> None:
+    """kind-dev's node 172.18.0.2 is the first container of kind's network
+    172.18.0.0/16: its slice is the topmost block of 16, without the broadcast
+    address, far from where Docker places containers (from the bottom)."""
     outputs = {key: value for key, value in on_kind.outputs.items() if key != "kubeconfig"}
     assert outputs == {
-        "ingressIp": "172.18.0.100",
-        "ingressUrl": "http://172.18.0.100",
+        "ingressIp": "172.18.255.240",
+        "ingressUrl": "http://172.18.255.240",
         "nodeIp": "172.18.0.2",
-        "addressPool": "172.18.0.100-172.18.0.120",
+        "addressPool": "172.18.255.240-172.18.255.254",
         "kubeContext": "kind-dev",
         "istioVersion": outputs["istioVersion"],
-        "sampleUrl": "http://172.18.0.100/status/200",
+        "sampleUrl": "http://172.18.255.240/status/200",
     }
+
+
+def two_kind_clusters(root: Path) -> None:
+    """`kind create cluster --name dev` (3 nodes), then `--name other`: both on kind's network."""
+    add_existing_cluster(
+        root,
+        "kind-dev",
+        server="127.0.0.1:40123",
+        nodes=(
+            node_object("dev-control-plane", "172.18.0.2", "8", "16Gi"),
+            node_object("dev-worker", "172.18.0.3", "8", "16Gi"),
+            node_object("dev-worker2", "172.18.0.4", "8", "16Gi"),
+        ),
+    )
+    add_existing_cluster(
+        root,
+        "kind-other",
+        server="127.0.0.1:40555",
+        nodes=(node_object("other-control-plane", "172.18.0.5", "8", "16Gi"),),
+    )
+
+
+def test_two_kind_clusters_on_one_network_get_two_disjoint_pools_at_its_top(tmp_path: Path) -> None:
+    root = tmp_path / "machine"
+    two_kind_clusters(root)
+    existing_config = {"cluster": "existing", "loadBalancer": "metallb"}
+    with mock.patch.object(pulumi.log, "info") as info:
+        dev = run_program("dev", root, {**existing_config, "kubeContext": "kind-dev"})
+        other = run_program("other", root, {**existing_config, "kubeContext": "kind-other"})
+    # Pre-flight says which slice each took.
+    notes = [call.args[0] for call in info.call_args_list if "MetalLB's addresses" in call.args[0]]
+    assert notes == [
+        "local-mesh: MetalLB's addresses: 172.18.255.240-172.18.255.254, slice 0 (of 16 addresses, counted from the "
+        "top) of docker network kind (172.18.0.0/16), the one of node 172.18.0.2; every container there has its own",
+        "local-mesh: MetalLB's addresses: 172.18.255.192-172.18.255.207, slice 3 (of 16 addresses, counted from the "
+        "top) of docker network kind (172.18.0.0/16), the one of node 172.18.0.5; every container there has its own",
+    ]
+    pools = [parse_address_pool(run.outputs["addressPool"]) for run in (dev, other)]
+    assert [str(pool) for pool in pools] == ["172.18.255.240-172.18.255.254", "172.18.255.192-172.18.255.207"]
+    assert pools[0].last < pools[1].first or pools[1].last < pools[0].first
+    assert dev.outputs["ingressIp"] != other.outputs["ingressIp"]
+    # Far above every container of the network.
+    assert all(pool.first > IPv4Address("172.18.0.5") for pool in pools)
+
+
+def test_an_explicit_pool_over_another_clusters_slice_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    root = tmp_path / "machine"
+    two_kind_clusters(root)
+    # Istio's samples/kind-lb/setupkind.sh range, which covers kind-other's slice.
+    config = {"cluster": "existing", "kubeContext": "kind-dev", "addressPool": "172.18.255.200-172.18.255.240"}
+    with pytest.raises(ProgramFailedError, match="pre-flight checks failed") as failure:
+        run_program("dev", root, config)
+    assert failure.value.registrations == []
+    (problem,) = str(failure.value).splitlines()[1:]
+    # dev-worker's slice (172.18.255.224-239) is dev's own: only another cluster's counts.
+    assert problem == (
+        "  - local-mesh:addressPool = '172.18.255.200-172.18.255.240' is not valid: expected free addresses of "
+        "docker network kind (172.18.0.0/16), which holds node 172.18.0.2 (172.18.255.200-172.18.255.240 overlaps "
+        "172.18.255.192-172.18.255.207, the slice of container other-control-plane (172.18.0.5), where a "
+        "local-mesh stack on its cluster takes its addresses)"
+    )
+
+
+def test_a_node_on_no_docker_network_of_this_host_needs_an_explicit_pool(tmp_path: Path) -> None:
+    root = tmp_path / "machine"
+    add_existing_cluster(
+        root,
+        "team-dev",
+        server="10.0.0.1:6443",
+        nodes=(node_object("ip-10-0-0-5", "10.0.0.5", "8", "16Gi"),),
+        docker_network=None,
+    )
+    config = {"cluster": "existing", "kubeContext": "team-dev"}
+    for preflight in ("true", "false"):
+        with pytest.raises(ProgramFailedError) as failure:
+            run_program("dev", root, {**config, "preflight": preflight})
+        problem = str(failure.value.cause).splitlines()[-1].removeprefix("  - ")
+        assert problem == (
+            "local-mesh:addressPool = '' is not valid: expected free addresses on the network of node 10.0.0.5 "
+            "(A.B.C.D-A.B.C.E or a CIDR), or set local-mesh:loadBalancer none: local-mesh cannot tell which are "
+            "free there (no docker network of this host holds it)"
+        )
+    run = run_program("dev", root, {**config, "addressPool": "10.0.0.200-10.0.0.210"})
+    assert run.outputs["addressPool"] == "10.0.0.200-10.0.0.210"
+
+
+def test_without_docker_an_existing_cluster_still_works_with_an_explicit_pool(tmp_path: Path) -> None:
+    machine = {"FAKE_DOCKER_DAEMON_DOWN": "1"}
+    root = tmp_path / "machine"
+    add_existing_cluster(root, "kind-dev")
+    config = {"cluster": "existing", "kubeContext": "kind-dev"}
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", root, config, machine=machine)
+    assert str(failure.value).endswith(
+        "local-mesh cannot tell which are free there (Docker: Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?)"
+    )
+    run = run_program("dev", root, {**config, "addressPool": "172.18.0.200-172.18.0.210"}, machine=machine)
+    assert run.outputs["addressPool"] == "172.18.0.200-172.18.0.210"
 
 
 def test_without_metallb_nothing_of_it_is_installed_and_the_ingress_waits_for_no_pool(on_cloud: ProgramRun) -> None:

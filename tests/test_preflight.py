@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from components.footprint import cluster_requests, upgrade_surge
+from components.network import DockerNetwork, HostNetworks
 from components.plan import Requests, release_plan
 from components.preflight import (
     ChartSource,
@@ -25,8 +27,10 @@ from components.preflight import (
     find_problems,
     gather_cluster_facts,
     gather_facts,
+    gather_host_networks,
     index_problems,
     parse_version,
+    pool_note,
     published_chart_problems,
 )
 from components.settings import ISTIO_PROFILES, Settings, parse_settings
@@ -61,9 +65,16 @@ def host_problems(stack: Settings, facts: HostFacts) -> tuple[list[str], list[st
     return find_problems(stack, release_plan(stack), facts)
 
 
-def problems_on_cluster(stack: Settings, facts: ClusterFacts) -> list[str]:
-    """cluster_problems with the plan the program makes from these settings."""
-    return cluster_problems(stack, release_plan(stack), facts)
+def on_kind_network(facts: ClusterFacts) -> HostNetworks:
+    """A host whose docker network `kind` (172.18.0.0/16) holds the cluster's nodes."""
+    nodes = tuple((node.name, IPv4Address(node.internal_ip)) for node in facts.nodes if node.internal_ip)
+    return HostNetworks((DockerNetwork("kind", IPv4Network("172.18.0.0/16"), IPv4Address("172.18.0.1"), nodes),))
+
+
+def problems_on_cluster(stack: Settings, facts: ClusterFacts, host: HostNetworks | None = None) -> list[str]:
+    """cluster_problems with the plan the program makes from these settings, on
+    a host whose kind network holds the nodes unless `host` says otherwise."""
+    return cluster_problems(stack, release_plan(stack), facts, host or on_kind_network(facts))
 
 
 def test_a_capable_laptop_passes_quietly() -> None:
@@ -481,12 +492,63 @@ def test_the_pool_is_checked_against_the_first_nodes_network_before_anything_is_
     facts = facts_on(cluster_machine(tmp_path))
     (problem,) = problems_on_cluster(existing_settings(addressPool="192.168.49.100-192.168.49.120"), facts)
     assert problem.startswith("local-mesh:addressPool = '192.168.49.100-192.168.49.120' is not valid")
-    assert "172.18.0.0/24" in problem
+    assert "is not inside docker network kind (172.18.0.0/16), which holds node 172.18.0.2" in problem
     # Without MetalLB there is no pool to carve.
     assert (
         problems_on_cluster(existing_settings(loadBalancer="none", addressPool="192.168.49.100-192.168.49.120"), facts)
         == []
     )
+
+
+def test_pre_flight_reads_the_docker_network_holding_the_node_and_says_which_slice(tmp_path: Path) -> None:
+    machine = cluster_machine(tmp_path)
+    facts = facts_on(machine)
+    with mock.patch.dict(os.environ, machine):
+        host = gather_host_networks()
+    assert host.unavailable is None
+    assert [(network.name, str(network.subnet)) for network in host.networks] == [
+        ("bridge", "172.17.0.0/16"),
+        ("kind", "172.18.0.0/16"),
+    ]
+    assert problems_on_cluster(existing_settings(), facts, host) == []
+    assert pool_note(existing_settings(), facts, host) == (
+        "local-mesh: MetalLB's addresses: 172.18.255.240-172.18.255.254, slice 0 (of 16 addresses, counted from "
+        "the top) of docker network kind (172.18.0.0/16), the one of node 172.18.0.2; every container there has its own"
+    )
+    explicit = existing_settings(addressPool="172.18.200.0/28")
+    assert pool_note(explicit, facts, host) == (
+        "local-mesh: MetalLB's addresses: 172.18.200.0-172.18.200.15, from addressPool, on docker network kind "
+        "(172.18.0.0/16)"
+    )
+    # Reads only.
+    docker_calls = [call[1:3] for call in fake_state(tmp_path / "machine")["calls"] if call[0] == "docker"]
+    assert docker_calls == [["network", "ls"], ["network", "inspect"]]
+
+
+@pytest.mark.parametrize(
+    ("environment", "why"),
+    [
+        ({"FAKE_DOCKER_DAEMON_DOWN": "1"}, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."),
+        ({"PATH": "/usr/bin:/bin"}, "docker is not on PATH"),
+    ],
+)
+def test_without_docker_pre_flight_asks_for_an_explicit_pool_in_one_line(
+    tmp_path: Path, environment: dict[str, str], why: str
+) -> None:
+    machine = cluster_machine(tmp_path)
+    facts = facts_on(machine)
+    with mock.patch.dict(os.environ, {**machine, **environment}):
+        host = gather_host_networks()
+    assert host.networks == ()
+    assert host.unavailable is not None and host.unavailable.startswith(why)
+    (problem,) = problems_on_cluster(existing_settings(), facts, host)
+    assert problem.startswith("local-mesh:addressPool = '' is not valid: expected free addresses on the network ")
+    assert f"or set local-mesh:loadBalancer none: local-mesh cannot tell which are free there (Docker: {why}" in problem
+    assert "\n" not in problem
+    assert pool_note(existing_settings(), facts, host) is None
+    # An explicit pool, or no MetalLB, needs no Docker.
+    assert problems_on_cluster(existing_settings(addressPool="172.18.0.200-172.18.0.210"), facts, host) == []
+    assert problems_on_cluster(existing_settings(loadBalancer="none"), facts, host) == []
 
 
 def test_an_existing_cluster_needs_neither_minikube_nor_docker(tmp_path: Path) -> None:

@@ -457,3 +457,35 @@ def test_stand_in_kubectl_version_has_the_real_shape_and_streams(machine: dict[s
     missing = run_shell("kubectl version --output=json --context=nope", machine)
     assert (missing.returncode, missing.stdout) == (1, "")
     assert missing.stderr.strip() == "Error in configuration: context was not found for specified context: nope"
+
+
+def test_stand_in_docker_lists_and_inspects_networks_in_the_real_format(machine: dict[str, str]) -> None:
+    """`docker network ls --quiet`: 12-digit IDs sorted by name; `docker network
+    inspect ID...`: one JSON array of network.Inspect (moby v28.5.2), each
+    endpoint's IPv4Address with its prefix. A minikube profile's network holds
+    its node while it runs; kind's network its nodes, with an IPv6 subnet too."""
+    run("cluster-create.sh", machine, **cluster_env())
+    add_existing_cluster(Path(machine["FAKE_CLI_STATE"]), "kind-dev")
+    listed = run_shell("docker network ls --quiet", machine)
+    assert listed.returncode == 0, listed.stderr
+    ids = listed.stdout.split()
+    assert len(ids) == 5 and all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
+    inspected = run_shell(f"docker network inspect {' '.join(ids)}", machine)
+    assert inspected.returncode == 0, inspected.stderr
+    networks = {network["Name"]: network for network in json.loads(inspected.stdout)}
+    assert list(networks) == ["bridge", "host", "kind", "local-mesh-dev", "none"]
+    assert [network["Id"][:12] for network in networks.values()] == ids
+    assert networks["kind"]["IPAM"]["Config"] == [
+        {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"},
+        {"Subnet": "fc00:f853:ccd:e793::/64", "Gateway": "fc00:f853:ccd:e793::1"},
+    ]
+    ((kind_node),) = networks["kind"]["Containers"].values()
+    assert (kind_node["Name"], kind_node["IPv4Address"]) == ("dev-control-plane", "172.18.0.2/16")
+    assert networks["local-mesh-dev"]["IPAM"]["Config"] == [{"Subnet": "192.168.49.0/24", "Gateway": "192.168.49.1"}]
+    ((minikube_node),) = networks["local-mesh-dev"]["Containers"].values()
+    assert (minikube_node["Name"], minikube_node["IPv4Address"]) == ("local-mesh-dev", "192.168.49.2/24")
+    assert networks["host"]["IPAM"]["Config"] == []
+    # A stopped container has no endpoint on its network.
+    run_shell("minikube stop -p local-mesh-dev", machine)
+    stopped = json.loads(run_shell("docker network inspect local-mesh-dev", machine).stdout)
+    assert stopped[0]["Containers"] == {}

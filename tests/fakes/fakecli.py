@@ -12,11 +12,12 @@ delete profiles by hand between runs of the real scripts.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -53,8 +54,18 @@ def state_path() -> Path:
     return Path(root) / "state.json"
 
 
+_state_lock: IO[str] | None = None
+
+
 def load_state() -> dict[str, Any]:
+    """The machine's state. The first load takes the machine's lock for the
+    rest of this process: Pulumi runs invokes and Commands side by side, and a
+    stand-in must not read what another is half-way through writing."""
+    global _state_lock
     path = state_path()
+    if _state_lock is None:
+        _state_lock = open(path.with_name("state.lock"), "w")  # noqa: SIM115 (held until the process exits)
+        fcntl.flock(_state_lock, fcntl.LOCK_EX)
     if path.exists():
         return json.loads(path.read_text())
     return {"profiles": {}, "networks": [], "calls": []}
