@@ -100,7 +100,7 @@ def fetch(
     *on_path: str,
     timeout: float = 60,
     limits: dict[str, str] | None = None,
-    **versions: str,
+    versions: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the script with a PATH holding only basic utilities and the stand-ins
     named in `on_path`, each answering its version call with `versions[tool]`
@@ -124,7 +124,7 @@ def fetch(
         "KUBECTL_BASE_URL": f"{base_url}/kubectl",
         "PULUMI_BASE_URL": f"{base_url}/pulumi",
         **{VERSION_SWITCHES[tool]: f"v{PINNED[f'{tool.upper()}_PINNED']}" for tool in VERSION_SWITCHES},
-        **{VERSION_SWITCHES[tool]: version for tool, version in versions.items()},
+        **{VERSION_SWITCHES[tool]: version for tool, version in (versions or {}).items()},
         **(limits or {}),
     }
     # The stand-in pulumi prints its version with the v itself.
@@ -234,7 +234,7 @@ def test_a_pulumi_older_than_local_mesh_needs_is_replaced_by_the_pinned_one(
     publish_all(root)
     minimum = ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS["pulumi"])
     old = older_than_minimum("pulumi")
-    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", pulumi=old)
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", versions={"pulumi": old})
     assert result.returncode == 0, result.stderr
     assert f"local-mesh: pulumi v{old} on PATH is older than {minimum}" in result.stderr
     assert sorted(path.name for path in (tmp_path / "tools").iterdir()) == ["pulumi", "pulumi-language-python"]
@@ -245,7 +245,7 @@ def test_a_pulumi_at_the_minimum_is_kept(tmp_path: Path, release_server: tuple[s
     base_url, root, requests = release_server
     publish_all(root)
     minimum = ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS["pulumi"])
-    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", pulumi=minimum)
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", versions={"pulumi": minimum})
     assert result.returncode == 0, result.stderr
     assert requests == []
 
@@ -258,7 +258,7 @@ def test_an_old_minikube_or_kubectl_is_replaced_by_the_pinned_one(
     publish_all(root)
     minimum = ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS[tool])
     old = older_than_minimum(tool)
-    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", **{tool: f"v{old}"})
+    result = fetch(tmp_path, base_url, "minikube", "kubectl", "pulumi", versions={tool: f"v{old}"})
     assert result.returncode == 0, result.stderr
     assert f"local-mesh: {tool} v{old} on PATH is older than {minimum}: fetching" in result.stderr
     assert sorted(path.name for path in (tmp_path / "tools").iterdir()) == [tool]
@@ -267,7 +267,7 @@ def test_an_old_minikube_or_kubectl_is_replaced_by_the_pinned_one(
 
 def test_an_old_tool_that_cannot_be_fetched_is_listed_with_the_missing_ones(tmp_path: Path) -> None:
     closed = closed_loopback_url()
-    result = fetch(tmp_path, closed, "minikube", "kubectl", kubectl=f"v{older_than_minimum('kubectl')}")
+    result = fetch(tmp_path, closed, "minikube", "kubectl", versions={"kubectl": f"v{older_than_minimum('kubectl')}"})
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if line.startswith("local-mesh: cannot download")]
     assert [line.split(closed)[1].split("/")[1] for line in failed] == ["kubectl", "pulumi"]
