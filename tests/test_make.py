@@ -5,6 +5,7 @@ own, so that a test can also see what `make up` leaves changed in it."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -19,16 +20,30 @@ from tests.fakes.passphrase import opens
 from tests.harness import FAKE_BIN, REPO, fake_environment, fake_state
 
 
-def copy_tree(destination: Path, with_venv: bool = True) -> Path:
-    """A fresh clone of the working tree (tracked and new files, mtimes kept),
-    with .venv the virtualenv this suite runs in, as `make test` left it."""
+def project_files() -> list[str]:
+    """The files git tracks or would track; where the tree is no git repository
+    (bench/mutate.py's copy), every file that .gitignore does not exclude."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
+        check=False,
+    )
+    if listed.returncode == 0:
+        return list(filter(None, listed.stdout.decode().split("\0")))
+    ignored = [line.rstrip("/") for line in (REPO / ".gitignore").read_text().split() if line] + [".git"]
+    return [
+        path.relative_to(REPO).as_posix()
+        for path in REPO.rglob("*")
+        if path.is_file()
+        and not any(fnmatch.fnmatch(part, pattern) for part in path.relative_to(REPO).parts for pattern in ignored)
+    ]
+
+
+def copy_tree(destination: Path, with_venv: bool = True) -> Path:
+    """A fresh clone of the working tree (tracked and new files, mtimes kept),
+    with .venv the virtualenv this suite runs in, as `make test` left it."""
+    for name in project_files():
         source = REPO / name
         if source.is_file() and not source.is_symlink():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
