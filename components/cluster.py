@@ -9,14 +9,17 @@ either only through the doors of `Cluster`: `in_cluster`, `with_cluster`,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as kubernetes
+import yaml
 from pulumi_command import local
 
 from components.network import HostNetworks
-from components.settings import Settings
+from components.settings import PROJECT, ConfigError, Settings
 from components.shell import (
     INTERPRETER,
     ClusterAccess,
@@ -165,6 +168,24 @@ class MinikubeCluster(Cluster):
         return pulumi.ResourceTransformResult(args.props, opts)
 
 
+def secrets_left_unprotected(environ: Mapping[str, str], stack_file: Path) -> bool:
+    """Whether the stack's secrets are encrypted with an empty passphrase, as far
+    as the program can tell: the stack uses Pulumi's passphrase secrets manager
+    (whose state is the stack file's `encryptionsalt`: pulumi
+    pkg/secrets/passphrase/manager.go, EditProjectStack) and the passphrase the
+    CLI read from its environment, which the program inherits
+    (sdk/go/common/resource/plugin/plugin.go), is empty. readPassphrase takes
+    PULUMI_CONFIG_PASSPHRASE whenever it is set, even empty, then the trimmed
+    contents of PULUMI_CONFIG_PASSPHRASE_FILE; a passphrase typed at a prompt
+    is not seen here."""
+    if not stack_file.exists() or not (yaml.safe_load(stack_file.read_text()) or {}).get("encryptionsalt"):
+        return False
+    if "PULUMI_CONFIG_PASSPHRASE" in environ:
+        return environ["PULUMI_CONFIG_PASSPHRASE"] == ""
+    passphrase_file = environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    return bool(passphrase_file) and Path(str(passphrase_file)).read_text().strip() == ""
+
+
 class ExistingCluster(Cluster):
     """A cluster the user already has, reached through the one context
     `kubeContext` names, never the current context.
@@ -190,6 +211,16 @@ class ExistingCluster(Cluster):
     """
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        # The state keeps this cluster's credentials (the provider's kubeconfig,
+        # the kubeconfig output): a shared or cloud cluster's must not be
+        # readable by anyone who copies the state file.
+        stack_file = Path(__file__).resolve().parent.parent / f"Pulumi.{pulumi.get_stack()}.yaml"
+        if secrets_left_unprotected(os.environ, stack_file):
+            raise ConfigError(
+                f"{PROJECT}:cluster = 'existing' keeps the credentials of context {settings.kube_context} in the "
+                "stack's state, which an empty passphrase does not protect: set PULUMI_CONFIG_PASSPHRASE (or "
+                "PULUMI_CONFIG_PASSPHRASE_FILE) to a passphrase of your own and use a stack of your own"
+            )
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
         self._read_access(settings, "existing-cluster-access.sh", existing_access_environment(settings), [])
         self.host_networks = pulumi.Output.from_input(None)

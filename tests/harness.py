@@ -602,6 +602,9 @@ def run_program(
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     saved_environ = dict(os.environ)
+    # The CLI's passphrase reaches the program only as a test sets it (`machine`).
+    for variable in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        os.environ.pop(variable, None)
     cleanup = contextlib.ExitStack()
     mirror, _, _ = cleanup.enter_context(serve_directory(publish_chart_repositories(fake_root)))
     # The program's own subprocesses (pre-flight) see the stand-in CLIs too, and
