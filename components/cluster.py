@@ -61,6 +61,9 @@ class Cluster(pulumi.ComponentResource):
         )
 
         def read(stdout: str) -> pulumi.Output[ClusterAccess]:
+            # pulumi-command runs `local.run` in a preview as in an up (its Invoke
+            # has no dry-run case: provider/pkg/provider/local/runController.go:24-33,
+            # v1.2.1), so cluster-access.sh itself keeps a preview read-only.
             if not stdout and pulumi.runtime.is_dry_run():
                 # cluster-access.sh left a stopped profile stopped (a preview
                 # changes nothing): the address and kubeconfig are known after

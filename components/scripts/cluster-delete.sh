@@ -3,8 +3,10 @@
 # `minikube delete` exits 0 when the profile is already gone, so a cluster
 # deleted by hand does not block `pulumi destroy`.
 # Inputs from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, LOCAL_MESH_OWNER
-# (pulumi-command runs delete with the environment the Command was last created
-# or updated with: the owner line this stack wrote into the profile).
+# (pulumi-command runs delete with the inputs in the state, those the Command was
+# last created or updated with: pulumi/pulumi-command v1.2.1,
+# provider/pkg/provider/local/commandController.go:93-99; so LOCAL_MESH_OWNER is the
+# owner line this stack wrote into, or checked in, the profile).
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${LOCAL_MESH_OWNER:?}"
 # local-mesh: include profile-owner.sh
