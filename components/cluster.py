@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import yaml
+from pulumi.output import UNKNOWN
 from pulumi_command import local
 
 from components.network import HostNetworks
@@ -26,10 +28,13 @@ from components.shell import (
     access_environment,
     cluster_environment,
     existing_access_environment,
+    owner_environment,
     parse_cluster_access,
     parse_host_networks,
+    preview_environment,
     recreate_triggers,
     script,
+    stack_owner,
 )
 
 
@@ -62,9 +67,19 @@ class Cluster(pulumi.ComponentResource):
             logging=local.Logging.STDERR,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=list(after)),
         )
-        access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(
-            lambda stdout: parse_cluster_access(stdout, settings.kube_context)
-        )
+
+        def read(stdout: str) -> pulumi.Output[ClusterAccess]:
+            # pulumi-command runs `local.run` in a preview as in an up (its Invoke
+            # has no dry-run case: provider/pkg/provider/local/runController.go:24-33,
+            # v1.2.1), so cluster-access.sh itself keeps a preview read-only.
+            if not stdout and pulumi.runtime.is_dry_run():
+                # cluster-access.sh left a stopped profile stopped (a preview
+                # changes nothing): the address and kubeconfig are known after
+                # `up` starts it, as on a first preview.
+                return cast(pulumi.Output[ClusterAccess], pulumi.Output.from_input(UNKNOWN))
+            return pulumi.Output.from_input(parse_cluster_access(stdout, settings.kube_context))
+
+        access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(read)
         self.node_ip = access.apply(lambda a: a.node_ip)
         self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
         self.kube_context = pulumi.Output.from_input(settings.kube_context)
@@ -107,13 +122,22 @@ class MinikubeCluster(Cluster):
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
+        # The stack's own line in its profile's owner mark. PULUMI_BACKEND_URL is
+        # the state backend `make` (and the README's exports) point the CLI at.
+        owner = stack_owner(
+            pulumi.get_organization(),
+            pulumi.get_project(),
+            pulumi.get_stack(),
+            os.environ.get("PULUMI_BACKEND_URL", ""),
+        )
+        ownership = owner_environment(owner)
 
         self._command = local.Command(
             "minikube",
             create=script("cluster-create.sh"),
             delete=script("cluster-delete.sh"),
             interpreter=INTERPRETER,
-            environment=cluster_environment(settings),
+            environment={**cluster_environment(settings), **ownership},
             triggers=recreate_triggers(settings),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -122,7 +146,12 @@ class MinikubeCluster(Cluster):
                 delete_before_replace=True,
             ),
         )
-        self._read_access(settings, "cluster-access.sh", access_environment(settings), [self._command])
+        self._read_access(
+            settings,
+            "cluster-access.sh",
+            {**access_environment(settings), **ownership, **preview_environment(pulumi.runtime.is_dry_run())},
+            [self._command],
+        )
         self.host_networks = pulumi.Output.from_input(None)
         self.profile = pulumi.Output.from_input(settings.profile)
 

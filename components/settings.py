@@ -7,6 +7,7 @@ this module refuses a missing key rather than inventing a second default.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ ISTIO_KUBERNETES_SUPPORT: dict[tuple[int, int], tuple[tuple[int, int], tuple[int
 # 2 of them (minikube's config.ProfileNameValid, pkg/minikube/config/profile.go:87;
 # `minikube start` refuses a shorter one with "Minimum 2 characters", exit 14).
 _PROFILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
+_PROFILE_MAX_LENGTH = 63
+# A stack name that can name its profile as it is: no `--` (hashed names have it).
+_PLAIN_STACK_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _MEMORY_PATTERN = re.compile(r"^(\d+)([bkmg])?$", re.IGNORECASE)
 _KUBERNETES_VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 _CHART_VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
@@ -232,9 +236,22 @@ def dotted(version: tuple[int, ...]) -> str:
 
 
 def default_profile(stack: str) -> str:
-    """One minikube profile per stack, so two stacks never share a cluster."""
+    """One minikube profile per stack, so two stacks never share a cluster.
+
+    `local-mesh-<stack>` when the stack name already is lowercase letters and
+    digits in `-`-separated runs and fits (so `dev` keeps `local-mesh-dev`);
+    otherwise the name made so, `--`, and the first 8 hex digits of the
+    stack name's SHA-256: `My_Stack` and `my-stack` differ, and only a hashed
+    name holds `--`, so no two stacks share a profile (short of a 32-bit hash
+    collision)."""
+    plain = f"{PROJECT}-{stack}"
+    if _PLAIN_STACK_PATTERN.match(stack) and len(plain) <= _PROFILE_MAX_LENGTH:
+        return plain
+    digest = hashlib.sha256(stack.encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
-    return f"{PROJECT}-{slug}"[:63].rstrip("-")
+    room = _PROFILE_MAX_LENGTH - len(f"{PROJECT}---{digest}")
+    slug = slug[:room].rstrip("-")
+    return f"{PROJECT}-{slug}--{digest}" if slug else f"{PROJECT}--{digest}"
 
 
 def project_config() -> dict[str, str]:

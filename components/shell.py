@@ -29,10 +29,16 @@ WEBHOOK_WAIT_SECONDS = 300
 WEBHOOK_POLL_SECONDS = 2
 
 
+# A script line `# local-mesh: include NAME` stands for the text of scripts/NAME.
+_INCLUDE = "# local-mesh: include "
+
+
 def script(name: str) -> str:
     """A script's text. It is passed inline so that Pulumi's state holds the exact
-    delete script, which then works even if this checkout has moved or changed."""
-    return (SCRIPTS / name).read_text()
+    delete script, which then works even if this checkout has moved or changed;
+    an included script is written into it for the same reason."""
+    lines = (SCRIPTS / name).read_text().splitlines(keepends=True)
+    return "".join(script(line.removeprefix(_INCLUDE).strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
 def cluster_environment(settings: Settings) -> dict[str, str]:
@@ -50,6 +56,26 @@ def cluster_environment(settings: Settings) -> dict[str, str]:
 def access_environment(settings: Settings) -> dict[str, str]:
     """cluster-access.sh."""
     return {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
+
+
+def stack_owner(organization: str, project: str, stack: str, backend_url: str) -> str:
+    """The one line that names a stack in its profile's owner mark: the same
+    project and stack name in another organization or another state backend
+    (another clone's `.pulumi-state`) is another stack. An empty backend is the
+    one the Pulumi CLI is logged in to."""
+    where = f" at {backend_url}" if backend_url else ""
+    return " ".join(f"{organization}/{project}/{stack}{where}".split())
+
+
+def owner_environment(owner: str) -> dict[str, str]:
+    """What cluster-create.sh, cluster-access.sh and cluster-delete.sh check a
+    profile's owner mark against (scripts/profile-owner.sh)."""
+    return {"LOCAL_MESH_OWNER": owner}
+
+
+def preview_environment(preview: bool) -> dict[str, str]:
+    """cluster-access.sh: a preview leaves a stopped profile stopped."""
+    return {"LOCAL_MESH_PREVIEW": "true" if preview else "false"}
 
 
 def existing_access_environment(settings: Settings) -> dict[str, str]:

@@ -43,6 +43,7 @@ from components.plan import (
 )
 from components.preflight import TEST_CHART_MIRROR, mirror_path
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
+from components.shell import stack_owner
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))
@@ -55,6 +56,15 @@ ADDONS_DATA = "addons"
 ISTIO_ADDONS_DATA = f"{ADDONS_DATA}/{ISTIO_DATA}"  # Istio's values and files for the addons
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
 PROJECT = "local-mesh"
+# What the Python SDK reports as the organization when the engine names none
+# (pulumi/runtime/settings.py, Settings defaults), as on a DIY state backend.
+ORGANIZATION = "organization"
+BACKEND_URL = "PULUMI_BACKEND_URL"
+
+
+def owner_of(stack: str, backend_url: str = "") -> str:
+    """The owner line a stack's run under the mocks writes into its profile."""
+    return stack_owner(ORGANIZATION, PROJECT, stack, backend_url)
 
 
 def upstream(relative: str) -> Path:
@@ -435,6 +445,13 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
             self.transforms[args.name] = list(args.transforms)
         if not args.custom:  # a component: the engine keeps no state for it
             return None, {}
+        prior = self.prior_state.get((args.typ, args.name))
+        if self.preview and prior is not None:
+            # A preview of a resource an earlier up made keeps its ID; pulumi-command's
+            # Command runs nothing in a preview and keeps its earlier stdout and
+            # stderr (provider/pkg/provider/local/commandController.go:34-90, v1.2.1).
+            self.state[(args.typ, args.name)] = prior
+            return f"{args.name}-id", {**inputs, "stdout": prior["stdout"], "stderr": prior["stderr"]}
         if self.preview:
             # A first preview creates nothing: no ID, outputs only as known as the inputs.
             return None, inputs
@@ -598,7 +615,9 @@ def run_program(
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options()
     pulumi.runtime.set_all_config(stack_config(stack, overrides))
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, organization=ORGANIZATION
+    )
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     saved_environ = dict(os.environ)
@@ -610,6 +629,10 @@ def run_program(
     # The program's own subprocesses (pre-flight) see the stand-in CLIs too, and
     # pre-flight reads the stand-in chart repositories instead of the network.
     os.environ.update({TEST_CHART_MIRROR: mirror, **environment})
+    # The state backend is part of a stack's owner line: only `machine` sets it
+    # (make test itself runs with the Makefile's PULUMI_BACKEND_URL).
+    if BACKEND_URL not in environment:
+        os.environ.pop(BACKEND_URL, None)
     try:
         try:
             runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")

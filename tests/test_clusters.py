@@ -283,6 +283,19 @@ def test_a_context_the_kubeconfig_lacks_stops_the_run_with_kubectls_words(tmp_pa
         existing(tmp_path, kubeContext="kind-typo", preflight=False)
 
 
+def test_an_api_server_that_does_not_answer_stops_the_run_with_kubectls_line_alone(tmp_path: Path) -> None:
+    # With preflight off nothing asks the API server before existing-cluster-access.sh.
+    root = tmp_path / "machine"
+    add_existing_cluster(root, "kind-dev", server="127.0.0.1:40123", running=False)
+    overrides = {"cluster": "existing", "kubeContext": "kind-dev", "preflight": False}
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", root, overrides)
+    assert str(failure.value).endswith(
+        ": The connection to the server 127.0.0.1:40123 was refused - did you specify the right host or port?"
+    )
+    assert "Traceback" not in str(failure.value)
+
+
 def test_a_multi_node_minikube_starts_every_node_and_carves_the_pool_from_the_control_planes_network(
     tmp_path: Path,
 ) -> None:

@@ -17,7 +17,9 @@ from components.shell import (
     access_environment,
     cluster_environment,
     existing_access_environment,
+    owner_environment,
     parse_cluster_access,
+    preview_environment,
     script,
 )
 from tests.harness import (
@@ -26,6 +28,7 @@ from tests.harness import (
     fake_environment,
     fake_state,
     node_object,
+    owner_of,
     run_shell,
     set_fake_profile,
 )
@@ -42,12 +45,13 @@ def run(name: str, machine: dict[str, str], **environment: str) -> subprocess.Co
     return run_shell(script(name), {**machine, **environment}, INTERPRETER)
 
 
-def cluster_env(profile: str = "local-mesh-dev", **overrides: str) -> dict[str, str]:
-    return cluster_environment(parse_settings(raw(profile=profile, **overrides), "dev"))
+def cluster_env(profile: str = "local-mesh-dev", owner: str = owner_of("dev"), **overrides: str) -> dict[str, str]:
+    return {**cluster_environment(parse_settings(raw(profile=profile, **overrides), "dev")), **owner_environment(owner)}
 
 
-def access_env() -> dict[str, str]:
-    return access_environment(parse_settings(raw(), "dev"))
+def access_env(profile: str = "", owner: str = owner_of("dev"), preview: bool = False) -> dict[str, str]:
+    settings = parse_settings(raw(profile=profile), "dev")
+    return {**access_environment(settings), **owner_environment(owner), **preview_environment(preview)}
 
 
 def state(machine: dict[str, str]) -> dict:
@@ -86,9 +90,9 @@ def test_a_restart_keeps_the_runtime_the_profile_was_created_with(machine: dict[
 
 @pytest.mark.parametrize("stopped", [False, True])
 def test_create_refuses_a_profile_that_exists_with_another_size(machine: dict[str, str], stopped: bool) -> None:
-    # Made by hand, outside this stack: minikube would keep its size and only warn.
-    made_by_hand = run_shell("minikube start -p local-mesh-dev --cpus=4 --memory=8g --keep-context", machine)
-    assert made_by_hand.returncode == 0, made_by_hand.stdout
+    # Made by this stack with another size (an older config): minikube would keep its size and only warn.
+    made_before = run("cluster-create.sh", machine, **cluster_env(cpus="4", memory="8g"))
+    assert made_before.returncode == 0, made_before.stderr
     if stopped:
         run_shell("minikube stop -p local-mesh-dev", machine)
     calls_before = len(state(machine)["calls"])
@@ -227,11 +231,16 @@ def test_values_reach_minikube_as_data_never_as_shell(machine: dict[str, str], t
     # Settings validation refuses such a profile; the scripts must be safe even so.
     marker = tmp_path / "pwned"
     hostile = f"x$(touch {marker});touch {marker}"
-    result = run("cluster-create.sh", machine, **{**cluster_env(), "MINIKUBE_PROFILE": hostile})
+    environment = {**cluster_env(owner=f"o/p/{hostile}'"), "MINIKUBE_PROFILE": hostile}
+    result = run("cluster-create.sh", machine, **environment)
     assert result.returncode == 0, result.stderr
     assert not marker.exists()
     assert hostile in state(machine)["profiles"]
-    assert run("cluster-delete.sh", machine, MINIKUBE_PROFILE=hostile, MINIKUBE_DRIVER="docker").returncode == 0
+    # Another stack's refusal quotes both in its message.
+    refused = run("cluster-create.sh", machine, **{**environment, "LOCAL_MESH_OWNER": hostile})
+    assert refused.returncode == 1
+    assert run("cluster-delete.sh", machine, **environment).returncode == 0
+    assert hostile not in state(machine)["profiles"]
     assert not marker.exists()
 
 
@@ -437,7 +446,10 @@ def test_existing_access_fails_when_the_api_server_does_not_answer(machine: dict
     result = existing_access(machine)
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "The connection to the server 127.0.0.1:40123 was refused" in result.stderr
+    # kubectl's own line, alone: nothing parses the answer that never came.
+    assert result.stderr.splitlines() == [
+        "The connection to the server 127.0.0.1:40123 was refused - did you specify the right host or port?"
+    ]
 
 
 def test_stand_in_kubectl_version_has_the_real_shape_and_streams(machine: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,42 @@ def test_explicit_values_are_used() -> None:
     assert str(settings.address_pool) == "192.168.49.200-192.168.49.207"
 
 
+def sha256_prefix(stack: str) -> str:
+    return hashlib.sha256(stack.encode()).hexdigest()[:8]
+
+
 @pytest.mark.parametrize(
     ("stack", "profile"),
-    [("dev", "local-mesh-dev"), ("Alice_Smith", "local-mesh-alice-smith"), ("ci.42", "local-mesh-ci-42")],
+    [
+        # A stack name that is a profile name as it is keeps it (existing stacks keep their profile).
+        ("dev", "local-mesh-dev"),
+        ("my-stack", "local-mesh-my-stack"),
+        # Any other gets the name made so, `--` and its own hash.
+        ("Alice_Smith", f"local-mesh-alice-smith--{sha256_prefix('Alice_Smith')}"),
+        ("ci.42", f"local-mesh-ci-42--{sha256_prefix('ci.42')}"),
+        ("DEV", f"local-mesh-dev--{sha256_prefix('DEV')}"),
+        ("a--b", f"local-mesh-a-b--{sha256_prefix('a--b')}"),
+        ("_", f"local-mesh--{sha256_prefix('_')}"),
+    ],
 )
 def test_every_stack_gets_its_own_profile(stack: str, profile: str) -> None:
     assert default_profile(stack) == profile
     assert parse_settings(raw(), stack).profile == profile
+
+
+def test_stacks_whose_names_normalise_alike_get_different_profiles() -> None:
+    stacks = ["my_stack", "my.stack", "my-stack", "My-Stack", "my--stack", "dev", "DEV", "Dev", "x" * 53, "x" * 54]
+    profiles = [default_profile(stack) for stack in stacks]
+    assert len(set(profiles)) == len(stacks), dict(zip(stacks, profiles, strict=True))
+    for profile in profiles:
+        # Every one is a name minikube takes (the profile key's own rule).
+        assert parse_settings(raw(profile=profile), "any").profile == profile
+
+
+def test_a_long_stack_name_is_cut_to_minikubes_63_characters_and_stays_its_own() -> None:
+    first, second = default_profile("a" * 70 + "1"), default_profile("a" * 70 + "2")
+    assert len(first) == len(second) == 63
+    assert first != second
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,23 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from components.settings import parse_settings
-from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
-from tests.harness import closed_loopback_url, fake_environment, run_shell, serve_loopback, set_fake_profile
+from components.shell import (
+    INTERPRETER,
+    access_environment,
+    cluster_environment,
+    owner_environment,
+    parse_cluster_access,
+    preview_environment,
+    script,
+)
+from tests.harness import (
+    closed_loopback_url,
+    fake_environment,
+    owner_of,
+    run_shell,
+    serve_loopback,
+    set_fake_profile,
+)
 from tests.harness import raw_config as raw
 from tools import verify
 
@@ -70,7 +85,13 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A running stand-in profile; returns the stack's kubeconfig/context outputs."""
     machine = fake_environment(tmp_path)
     settings = parse_settings(raw(), "dev")
-    environment = {**machine, **cluster_environment(settings), **access_environment(settings)}
+    environment = {
+        **machine,
+        **cluster_environment(settings),
+        **access_environment(settings),
+        **owner_environment(owner_of("dev")),
+        **preview_environment(False),
+    }
     assert run_shell(script("cluster-create.sh"), environment, INTERPRETER).returncode == 0
     access = parse_cluster_access(
         run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev"

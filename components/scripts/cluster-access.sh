@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Make sure this stack's minikube profile runs, then print how to reach it: the
 # node IP on the first line, then a self-contained kubeconfig holding only the
-# profile's context. Runs on every preview and up.
-# Inputs from the environment (components/shell.py, access_environment): MINIKUBE_PROFILE, KUBE_CONTEXT.
+# profile's context. Runs on every preview and up. A preview starts nothing:
+# on a stopped profile it prints nothing on stdout and says that `up` starts it.
+# Inputs from the environment (components/shell.py, access_environment, owner_environment,
+# preview_environment): MINIKUBE_PROFILE, KUBE_CONTEXT, LOCAL_MESH_OWNER, LOCAL_MESH_PREVIEW.
 set -euo pipefail
-: "${MINIKUBE_PROFILE:?}" "${KUBE_CONTEXT:?}"
+: "${MINIKUBE_PROFILE:?}" "${KUBE_CONTEXT:?}" "${LOCAL_MESH_OWNER:?}" "${LOCAL_MESH_PREVIEW:?}"
+# local-mesh: include profile-owner.sh
 
 # minikube status exits 0 when all runs, a bitmask of what is down otherwise
 # (1 host, 2 kubelet/apiserver, 4 kubeconfig), and 85 for an unknown profile.
 status_code=0
 minikube status --profile="$MINIKUBE_PROFILE" --output=json >/dev/null 2>&1 || status_code=$?
+if [ "$status_code" -eq 85 ]; then
+  echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} no longer exists (deleted outside Pulumi): run 'pulumi destroy' (it works without the cluster), then 'pulumi up'" >&2
+  exit 85
+fi
+refuse_unless_owned || exit 1
 case "$status_code" in
   0) ;;
-  85)
-    echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} no longer exists (deleted outside Pulumi): run 'pulumi destroy' (it works without the cluster), then 'pulumi up'" >&2
-    exit 85
-    ;;
   *)
+    if [ "$LOCAL_MESH_PREVIEW" = true ]; then
+      echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} is stopped (minikube status exit ${status_code}); a preview leaves it so, and 'pulumi up' starts it again" >&2
+      exit 0
+    fi
     # After `minikube stop`, a reboot or a Docker restart. Starting an existing
     # profile keeps its size and its container runtime (without the flag minikube
     # takes the stored one: cmd/minikube/cmd/start.go:1529-1531), and writes its

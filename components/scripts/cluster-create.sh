@@ -2,10 +2,13 @@
 # Create (or start again) this stack's minikube profile.
 # Inputs, all from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, MINIKUBE_CPUS,
 # MINIKUBE_MEMORY (whole MB with an "mb" suffix, per node), MINIKUBE_KUBERNETES_VERSION,
-# MINIKUBE_NODES (the total number of nodes).
+# MINIKUBE_NODES (the total number of nodes); LOCAL_MESH_OWNER (components/shell.py,
+# owner_environment).
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}" "${MINIKUBE_NODES:?}"
+: "${LOCAL_MESH_OWNER:?}"
+# local-mesh: include profile-owner.sh
 
 # A profile that did not exist before this run is ours to remove if the start
 # fails, so a failed `pulumi up` leaves nothing half-built behind. minikube
@@ -15,8 +18,18 @@ status_code=0
 minikube status --profile="$MINIKUBE_PROFILE" --output=json >/dev/null 2>&1 || status_code=$?
 created_here=false
 if [ "$status_code" -eq 85 ]; then
+  # Never minikube's default profile; nor a folder another stack is creating.
+  if [ "$MINIKUBE_PROFILE" = minikube ] || [ -n "$(profile_owner)" ]; then
+    refuse_unless_owned || exit 1
+  fi
   created_here=true
+  # The mark goes in before the start, so a start interrupted half-way still
+  # leaves a profile this stack can tell is its own. A folder without
+  # config.json is no profile to minikube: status and start still see none
+  # (pkg/minikube/config/profile.go:100-110, ProfileExists reads config.json).
+  mark_as_ours
 else
+  refuse_unless_owned || exit 1
   # minikube keeps an existing profile's size and only warns that it cannot be
   # changed (cmd/minikube/cmd/start_flags.go:830-836), so a profile made by hand
   # with another size would silently run on that size. Its size is in

@@ -2,9 +2,28 @@
 # Delete this stack's minikube profile, and with it every in-cluster resource.
 # `minikube delete` exits 0 when the profile is already gone, so a cluster
 # deleted by hand does not block `pulumi destroy`.
-# Inputs from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER.
+# Inputs from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, LOCAL_MESH_OWNER
+# (pulumi-command runs delete with the inputs in the state, those the Command was
+# last created or updated with: pulumi/pulumi-command v1.2.1,
+# provider/pkg/provider/local/commandController.go:93-99; so LOCAL_MESH_OWNER is the
+# owner line this stack wrote into, or checked in, the profile).
 set -euo pipefail
-: "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}"
+: "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${LOCAL_MESH_OWNER:?}"
+# local-mesh: include profile-owner.sh
+
+# A profile that exists without this stack's mark was made by someone else
+# after this stack's cluster was deleted by hand (this stack marked its own when
+# it created or adopted it): this stack has no cluster left to delete.
+status_code=0
+minikube status --profile="$MINIKUBE_PROFILE" --output=json >/dev/null 2>&1 || status_code=$?
+whose=""
+if [ "$status_code" -ne 85 ]; then
+  whose=$(profile_not_ours)
+fi
+if [ -n "$whose" ]; then
+  echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} ${whose}: this stack's own cluster is gone already, so destroy deletes nothing and leaves that profile as it is" >&2
+  exit 0
+fi
 echo "local-mesh: deleting minikube profile ${MINIKUBE_PROFILE}" >&2
 minikube delete --profile="$MINIKUBE_PROFILE" >&2
 

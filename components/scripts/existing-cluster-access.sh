@@ -14,8 +14,12 @@ set -euo pipefail
 kubeconfig=$(kubectl config view --raw --minify --flatten --context="$KUBE_CONTEXT")
 # The API server lists nodes ordered by name; each node's addresses are
 # status.addresses entries of type InternalIP, ExternalIP or Hostname
-# (k8s.io/api core/v1 types.go, NodeAddressType).
-node_ip=$(kubectl get nodes --context="$KUBE_CONTEXT" --output=json | python3 -c '
+# (k8s.io/api core/v1 types.go, NodeAddressType). Read into a variable first:
+# an API server that does not answer fails here with kubectl's own one line and
+# exit code ("The connection to the server … was refused …", exit 1: kubectl
+# pkg/cmd/util/helpers.go:54,271 at v0.35.7), not in the parser below.
+nodes=$(kubectl get nodes --context="$KUBE_CONTEXT" --output=json)
+node_ip=$(printf '%s' "$nodes" | python3 -c '
 import json, sys
 nodes = json.load(sys.stdin)["items"]
 addresses = [a["address"] for a in (nodes[0]["status"].get("addresses") or []) if a["type"] == "InternalIP"] if nodes else []

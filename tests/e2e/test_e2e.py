@@ -1,5 +1,6 @@
 """End to end on a real laptop: a throwaway stack with its own minikube profile,
-up, verify, a second up with no changes, minikube stop and up again, destroy,
+preview (nothing made), up, verify, a second up with no changes, minikube stop,
+preview (still stopped) and up again, destroy,
 driven through Pulumi's Automation API. Opt-in (`make e2e`), because it creates
 a real cluster; skipped, with the reason, wherever Docker, minikube, kubectl or
 the Pulumi CLI is missing, as on the CI machine.
@@ -32,6 +33,17 @@ from tools.verify import verify
 TOOLS = ("docker", "minikube", "kubectl", "pulumi")
 EXISTING_CONTEXT = "LOCAL_MESH_E2E_CONTEXT"
 EXISTING_LOAD_BALANCER = "LOCAL_MESH_E2E_LOAD_BALANCER"
+
+
+# `minikube status` exits 85 for a profile it does not know and 7 (host,
+# kubelet and API server down) for a stopped one (kubernetes/minikube v1.38.1,
+# pkg/minikube/reason/exitcodes.go:130 ExGuestNotFound; cmd/minikube/cmd/status.go:51-53,160-175).
+MINIKUBE_PROFILE_NOT_FOUND = 85
+MINIKUBE_STOPPED = 7
+
+
+def minikube_status(profile: str) -> int:
+    return subprocess.run(["minikube", "status", "-p", profile, "-o", "json"], capture_output=True).returncode
 
 
 def missing_prerequisite() -> str | None:
@@ -77,6 +89,10 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
     )
     stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
     try:
+        # A preview changes nothing: on a new stack it creates no profile.
+        timed(stage_times, "first preview", lambda: stack.preview(on_output=print))
+        assert minikube_status(profile) == MINIKUBE_PROFILE_NOT_FOUND, f"the first preview made profile {profile}"
+
         up = timed(stage_times, "first up", lambda: stack.up(on_output=print))
         outputs = {key: value.value for key, value in up.outputs.items()}
         assert outputs["profile"] == profile
@@ -96,6 +112,9 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         # After `minikube stop` (as after a reboot) the next up starts the
         # cluster again and the mesh answers as before.
         subprocess.run(["minikube", "stop", "-p", profile], check=True, capture_output=True)
+        # A preview leaves the stopped cluster stopped.
+        timed(stage_times, "preview of a stopped cluster", lambda: stack.preview(on_output=print))
+        assert minikube_status(profile) == MINIKUBE_STOPPED, f"a preview started the stopped profile {profile}"
         restarted = timed(stage_times, "up after minikube stop", lambda: stack.up(on_output=print))
         outputs = {key: value.value for key, value in restarted.outputs.items()}
         checks = timed(stage_times, "verify after restart", lambda: verify(outputs))

@@ -79,6 +79,22 @@ def record_call(state: dict[str, Any], argv: list[str]) -> None:
     state["calls"].append([Path(argv[0]).name, *argv[1:]])
 
 
+def minikube_dir() -> Path:
+    """minikube's own folder (kubernetes/minikube pkg/minikube/localpath/localpath.go:44-54,
+    MiniPath, v1.38.1): $MINIKUBE_HOME if it ends in .minikube, else
+    $MINIKUBE_HOME/.minikube, else ~/.minikube."""
+    home = os.environ.get("MINIKUBE_HOME", "")
+    if not home:
+        return Path.home() / ".minikube"
+    return Path(home) if Path(home).name == ".minikube" else Path(home) / ".minikube"
+
+
+def profile_dir(profile: str) -> Path:
+    """A profile's own folder (localpath.go:63-65, Profile): its config.json, its
+    client certificate, and whatever else is put there."""
+    return minikube_dir() / "profiles" / profile
+
+
 def kubeconfig_path() -> Path:
     explicit = os.environ.get("KUBECONFIG")
     if explicit:
