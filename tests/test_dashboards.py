@@ -22,6 +22,7 @@ from components.dashboards import (
 )
 from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
 from components.preflight import TEST_CHART_MIRROR, mirror_path
+from tests.conftest import SharedRun
 from tests.harness import (
     ISTIO_ADDONS_DATA,
     ISTIO_GRAFANA_YAML,
@@ -157,3 +158,19 @@ def test_offline_the_program_stops_before_creating_anything(tmp_path: Path) -> N
 def test_without_grafana_nothing_is_downloaded(tmp_path: Path) -> None:
     run = run_program("dev", tmp_path, {"preflight": False, "istioVersion": "1.31.0", "observability": "kiali"})
     assert [r for r in run.registrations if r.type == "kubernetes:core/v1:ConfigMap"] == []
+
+
+def test_grafana_waits_for_the_configmaps_it_mounts_holding_istios_dashboards(shared_run: SharedRun) -> None:
+    run = shared_run()
+    grafana = run.releases()["grafana"]
+    mounted = set(grafana.inputs["values"]["dashboardsConfigMaps"].values())
+    created = {r.inputs["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:ConfigMap")}
+    istio = {
+        item["metadata"]["name"]: item["data"]
+        for item in yaml.safe_load_all(upstream(ISTIO_GRAFANA_YAML).read_text())
+        if item and item["kind"] == "ConfigMap" and item["metadata"]["name"] in mounted
+    }
+    assert {name: created[name].inputs["data"] for name in mounted} == istio
+    for name in mounted:
+        assert created[name].inputs["metadata"]["namespace"] == grafana.inputs["namespace"]
+        assert run.depends_on(grafana, created[name]), name
