@@ -3,6 +3,7 @@
 import pulumi
 
 from components.cluster import cluster_for
+from components.dashboards import dashboards_for
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
@@ -15,6 +16,9 @@ from components.settings import parse_settings, project_config
 settings = parse_settings(project_config(), pulumi.get_stack())
 plan = release_plan(settings)
 run_preflight(settings, plan)
+# Istio's Grafana dashboards, downloaded here on the host before anything is
+# created, so that no pod in the cluster downloads anything when it starts.
+dashboards = dashboards_for(plan, settings.istio_version)
 
 cluster = cluster_for(settings)
 waits_for: Steps = {}
@@ -24,7 +28,9 @@ if settings.metallb:
     pulumi.export("addressPool", metallb.address_pool)
 istio = Istio("istio", settings, plan, cluster, waits_for=waits_for)
 if plan.addons():
-    observability = Observability("observability", settings, plan, cluster, istio.control_plane, istio.ingress_address)
+    observability = Observability(
+        "observability", settings, plan, cluster, istio.control_plane, istio.ingress_address, dashboards
+    )
     # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
     for output, url in observability.urls.items():
         pulumi.export(output, url)

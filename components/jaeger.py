@@ -12,6 +12,7 @@ import pulumi_kubernetes as kubernetes
 import yaml
 
 from components.plan import (
+    IMAGE_PULL_POLICY,
     ISTIO_NAMESPACE,
     JAEGER_COLLECTOR,
     JAEGER_PATH,
@@ -149,7 +150,7 @@ def install_jaeger(settings: Settings, in_cluster: pulumi.ResourceOptions) -> No
                         kubernetes.core.v1.ContainerArgs(
                             name="jaeger",
                             image=JAEGER_IMAGE,
-                            image_pull_policy="IfNotPresent",
+                            image_pull_policy=IMAGE_PULL_POLICY,
                             args=["--config", "/jaeger-configuration/config.yaml"],
                             liveness_probe=probe,
                             readiness_probe=probe,

@@ -5,6 +5,7 @@ VirtualService on the mesh's Gateway that serves each under its own path."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -15,6 +16,7 @@ from components.helm import install_releases
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
 from components.plan import (
+    GRAFANA_DASHBOARDS,
     GRAFANA_PATH,
     GRAFANA_PORT,
     ISTIO_NAMESPACE,
@@ -93,12 +95,24 @@ class Observability(pulumi.ComponentResource):
         cluster: Cluster,
         control_plane: pulumi.Resource,
         ingress_address: pulumi.Output[str],
+        dashboards: Mapping[str, Mapping[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:observability:Observability", name, None, opts)
+        # Istio's Grafana dashboards (components/dashboards.py), read on the host
+        # before anything was created; after istiod, as everything in istio-system.
+        dashboard_configmaps: list[pulumi.Resource] = [
+            kubernetes.core.v1.ConfigMap(
+                configmap,
+                metadata=kubernetes.meta.v1.ObjectMetaArgs(name=configmap, namespace=ISTIO_NAMESPACE),
+                data=dict(data),
+                opts=cluster.in_cluster(self, [control_plane]),
+            )
+            for configmap, data in dashboards.items()
+        ]
         install_releases(
             plan.addons(),
-            {"istiod": [control_plane]},
+            {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps},
             lambda before: cluster.in_cluster(self, before),
             cluster.release_namespace,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.settings import Settings
@@ -40,7 +40,10 @@ KIALI_REPOSITORY = "https://kiali.org/helm-charts"
 KIALI_VERSION = "2.27.0"
 PROMETHEUS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 PROMETHEUS_VERSION = "28.13.0"
-GRAFANA_REPOSITORY = "https://grafana.github.io/helm-charts"
+# grafana/helm-charts deprecated its `grafana` chart (#4107) and removed it (#4113):
+# it moved to grafana-community/helm-charts, whose repository publishes 9.2.2 with
+# the same digest and gets the updates (shared/upstream/README.md, `addons/`).
+GRAFANA_REPOSITORY = "https://grafana-community.github.io/helm-charts"
 GRAFANA_VERSION = "9.2.2"
 # Where each dashboard answers inside the cluster and under which path on the ingress.
 KIALI_PORT = 20001
@@ -64,17 +67,18 @@ JAEGER_EXTENSION_PROVIDER = {
 }
 # Jaeger's query service (components/jaeger.py) under its base path.
 JAEGER_QUERY_URL = f"http://tracing.istio-system:80{JAEGER_PATH}"
-# Istio publishes its dashboards' JSON in every release tag (manifests/addons/dashboards/;
-# also on grafana.com under the Istio organisation, istio.io "Grafana" integration page).
-ISTIO_DASHBOARDS = {
-    "istio-mesh": "istio-mesh-dashboard.gen.json",
-    "istio-service": "istio-service-dashboard.json",
-    "istio-workload": "istio-workload-dashboard.json",
-    "istio-control-plane": "pilot-dashboard.gen.json",
-    "istio-performance": "istio-performance-dashboard.json",
-    "istio-extension": "istio-extension-dashboard.json",
-    "istio-ztunnel": "ztunnel-dashboard.gen.json",
+# Istio's dashboards, in the ConfigMaps its samples/addons/grafana.yaml ships them
+# in (components/dashboards.py puts them in the cluster), by the dashboard provider
+# that reads each from disk (Istio's values-grafana.yaml, dashboardsConfigMaps).
+GRAFANA_DASHBOARD_CONFIGMAPS = {
+    "istio": "istio-grafana-dashboards",
+    "istio-services": "istio-services-grafana-dashboards",
 }
+# Every container the stack runs uses the image already on the node: a restart
+# without the network finds it there (Kubernetes' own default is Always for an
+# untagged or `:latest` image: k8s.io/kubernetes pkg/apis/core/v1/defaults.go,
+# SetDefaults_Container). Istio's addon values ask for the same (values-kiali.yaml).
+IMAGE_PULL_POLICY = "IfNotPresent"
 INGRESS_RELEASE = "istio-ingressgateway"
 EGRESS_RELEASE = "istio-egressgateway"
 
@@ -84,6 +88,7 @@ OBSERVABILITY_KEY = "observability"
 # What a release can wait for besides another release of the plan.
 GATEWAY_API_CRDS = "gateway-api-crds"
 LOAD_BALANCER = "load-balancer"  # MetalLB's address pool and L2 advertisement
+GRAFANA_DASHBOARDS = "grafana-dashboards"  # the ConfigMaps of Istio's dashboards Grafana mounts
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ class ChartRelease:
     version_key: str  # the config key the version comes from (or, for a pinned addon, asks for it)
     namespace: str
     values: Values
-    after: tuple[str, ...] = ()  # other releases of the plan, GATEWAY_API_CRDS or LOAD_BALANCER
+    after: tuple[str, ...] = ()  # other releases of the plan, GATEWAY_API_CRDS, LOAD_BALANCER or GRAFANA_DASHBOARDS
     pods: tuple[Pod, ...] = ()
     # Values set although they equal the chart's default, with the reason.
     pinned: Mapping[str, str] = field(default_factory=dict)
@@ -201,7 +206,6 @@ LEAN = {
     "prometheus": _resources("50m", "192Mi", "1000m", "640Mi"),
     "config-reloader": _resources("5m", "16Mi", "50m", "32Mi"),
     "grafana": _resources("20m", "96Mi", "500m", "256Mi"),
-    "dashboard-download": _resources("10m", "16Mi", "100m", "64Mi"),
 }
 # Prometheus keeps hours, not the chart's 15 days, and never more than this
 # on disk; its emptyDir is capped a little above, so the kubelet evicts the pod
@@ -283,6 +287,10 @@ def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
     # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
     # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
     values: Values = {"profile": profile} if profile in ("demo", "ambient") else {}
+    # istiod's own container and, through its injector's templates, every sidecar
+    # and gateway proxy (files/injection-template.yaml, gateway-injection-template.yaml:
+    # `imagePullPolicy` from global.imagePullPolicy).
+    values["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
     pinned: dict[str, str] = {}
     if settings.observability == "full" and profile != "demo":
         # The Telemetry that turns tracing on names this provider. demo's chart
@@ -293,7 +301,7 @@ def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
         # then copies `pilot.*` over the top level (templates/zzz_profile.yaml,
         # templates/zzy_descope_legacy.yaml), so a top-level copy is overwritten.
         values["pilot"] = {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
-        values["global"] = {"proxy": {"resources": LEAN["sidecar"]}}
+        values["global"]["proxy"] = {"resources": LEAN["sidecar"]}
         agrees = "demo's chart profile (files/profile-demo.yaml) happens to agree"
         pinned["pilot.autoscaleEnabled"] = f"lean runs one istiod in every profile; {agrees}"
         for request in ("cpu", "memory"):
@@ -383,6 +391,8 @@ def _kiali(settings: Settings, lean: bool) -> ChartRelease:
         # read-only one (templates/role-viewer.yaml, role.yaml).
         "view_only_mode": True,
         "pod_labels": _NOT_IN_MESH,
+        # The chart's default is Always (values.yaml deployment.image_pull_policy).
+        "image_pull_policy": IMAGE_PULL_POLICY,
     }
     if lean:
         deployment["resources"] = LEAN["kiali"]
@@ -457,7 +467,7 @@ def _prometheus(lean: bool) -> ChartRelease:
     )
 
 
-def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease:
+def _grafana(settings: Settings, lean: bool) -> ChartRelease:
     datasources = [
         {
             "name": "Prometheus",
@@ -469,7 +479,6 @@ def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease
     ]
     if settings.observability == "full":
         datasources.append({"name": "Jaeger", "type": "jaeger", "url": JAEGER_QUERY_URL, "access": "proxy"})
-    dashboards_url = f"https://raw.githubusercontent.com/istio/istio/{istio_version}/manifests/addons/dashboards"
     values: Values = {
         # The chart names the Service after the release and serves it on 80;
         # Kiali and Istio's docs expect grafana:3000 (Istio's values-grafana.yaml).
@@ -484,6 +493,16 @@ def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease
             "server": {"root_url": f"%(protocol)s://%(domain)s{GRAFANA_PATH}/"},
             # Anyone who reaches the ingress may look, not change.
             "auth.anonymous": {"enabled": True, "org_role": "Viewer"},
+            # No calls home from a laptop's cluster (grafana/grafana conf/defaults.ini):
+            # usage reports to stats.grafana.org, update checks for Grafana and its plugins.
+            "analytics": {"reporting_enabled": False, "check_for_updates": False, "check_for_plugin_updates": False},
+            # The news feed from grafana.com (defaults.ini [news]; unverified for Grafana 12.0).
+            "news": {"news_feed_enabled": False},
+            # Grafana 12 installs its default plugins from grafana.com at start unless
+            # preinstall_disabled (pkg/setting/setting_plugins.go, readPluginSettings;
+            # the `preinstall` settings came with Grafana 11.5), and offers a plugin
+            # catalogue that installs from there (plugin_admin_enabled).
+            "plugins": {"preinstall_disabled": True, "plugin_admin_enabled": False},
         },
         "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources}},
         "dashboardProviders": {
@@ -491,23 +510,26 @@ def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease
                 "apiVersion": 1,
                 "providers": [
                     {
-                        "name": "istio",
+                        "name": provider,
                         "orgId": 1,
                         "folder": "istio",
                         "type": "file",
-                        "options": {"path": "/var/lib/grafana/dashboards/istio"},
-                    },
+                        "options": {"path": f"/var/lib/grafana/dashboards/{provider}"},
+                    }
+                    for provider in GRAFANA_DASHBOARD_CONFIGMAPS
                 ],
             }
         },
-        # Downloaded by the chart's init container at every start, from the
-        # Istio release this stack runs (templates/_config.tpl: a `url` per dashboard).
-        "dashboards": {"istio": {name: {"url": f"{dashboards_url}/{file}"} for name, file in ISTIO_DASHBOARDS.items()}},
+        # Istio's dashboards from disk, in the ConfigMaps the program creates from
+        # the Istio release this stack runs (components/dashboards.py); the chart
+        # mounts each at /var/lib/grafana/dashboards/<provider> (templates/_pod.tpl).
+        # Not the chart's `dashboards` value: any entry there adds its
+        # download-dashboards init container, which curls at every pod start.
+        "dashboardsConfigMaps": dict(GRAFANA_DASHBOARD_CONFIGMAPS),
     }
     if lean:
         values["resources"] = LEAN["grafana"]
-        values["downloadDashboards"] = {"resources": LEAN["dashboard-download"]}
-    return _addon(
+    grafana = _addon(
         "grafana",
         "grafana",
         GRAFANA_REPOSITORY,
@@ -515,6 +537,8 @@ def _grafana(settings: Settings, istio_version: str, lean: bool) -> ChartRelease
         values,
         (Pod("grafana", "Deployment", _requests(lean, "grafana", NO_REQUESTS), surges=True),),
     )
+    # The pod cannot start before the ConfigMaps it mounts exist.
+    return replace(grafana, after=(*grafana.after, GRAFANA_DASHBOARDS))
 
 
 def _observability(settings: Settings, lean: bool) -> list[ChartRelease]:
@@ -522,7 +546,7 @@ def _observability(settings: Settings, lean: bool) -> list[ChartRelease]:
         return []
     releases = [_kiali(settings, lean), _prometheus(lean)]
     if settings.observability == "full":
-        releases.append(_grafana(settings, settings.istio_version, lean))
+        releases.append(_grafana(settings, lean))
     return releases
 
 
@@ -547,6 +571,11 @@ def release_plan(settings: Settings) -> Plan:
         if lean:
             cni["resources"] = LEAN["cni"]
             ztunnel["resources"] = LEAN["ztunnel"]
+        # Both charts leave the pull policy to Kubernetes' default unless set
+        # (istio-cni templates/daemonset.yaml: pullPolicy or global.imagePullPolicy;
+        # ztunnel templates/daemonset.yaml: imagePullPolicy).
+        cni["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
+        ztunnel["imagePullPolicy"] = IMAGE_PULL_POLICY
         cni_pod = Pod("istio-cni-node", "DaemonSet", _requests(lean, "cni", CNI_DEFAULT), surges=False)
         # ztunnel's chart: updateStrategy.rollingUpdate maxSurge 1, maxUnavailable 0.
         ztunnel_pod = Pod("ztunnel", "DaemonSet", _requests(lean, "ztunnel", ZTUNNEL_DEFAULT), surges=True)

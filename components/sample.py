@@ -10,7 +10,7 @@ import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
-from components.plan import Plan, Requests, requests_of
+from components.plan import IMAGE_PULL_POLICY, Plan, Requests, requests_of
 from components.settings import Settings
 
 # Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
@@ -125,7 +125,7 @@ class Sample(pulumi.ComponentResource):
                             kubernetes.core.v1.ContainerArgs(
                                 name="httpbin",
                                 image=HTTPBIN_IMAGE,
-                                image_pull_policy="IfNotPresent",
+                                image_pull_policy=IMAGE_PULL_POLICY,
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
                                 resources=(
                                     kubernetes.core.v1.ResourceRequirementsArgs(**requests)

@@ -31,6 +31,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from components.dashboards import ISTIO_GRAFANA_SAMPLE
 from components.plan import (
     GRAFANA_REPOSITORY,
     GRAFANA_VERSION,
@@ -54,6 +55,7 @@ GATEWAY_API_DATA = "gateway-api-v1.6.0"
 MINIKUBE_DATA = "minikube-1.38.1"
 ADDONS_DATA = "addons"
 ISTIO_ADDONS_DATA = f"{ADDONS_DATA}/{ISTIO_DATA}"  # Istio's values and files for the addons
+ISTIO_GRAFANA_YAML = f"{ISTIO_ADDONS_DATA}/samples-addons/grafana.yaml"  # with Istio's dashboard ConfigMaps
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
 PROJECT = "local-mesh"
 # What the Python SDK reports as the organization when the engine names none
@@ -150,7 +152,8 @@ def chart_name(folder: str) -> str:
 
 
 def publish_chart_repositories(root: Path) -> Path:
-    """Stand-ins for the chart repositories: each lists the charts the upstream
+    """Stand-ins for the chart repositories (and for where Istio publishes its
+    dashboards): each lists the charts the upstream
     copies hold, under their Chart.yaml names, at the versions Pulumi.yaml (or,
     for the observability addons, the plan) pins."""
     defaults = project_defaults()
@@ -171,6 +174,10 @@ def publish_chart_repositories(root: Path) -> Path:
         index = mirror / mirror_path(repository) / "index.yaml"
         index.parent.mkdir(parents=True, exist_ok=True)
         index.write_text(yaml.safe_dump(helm_index(charts)))
+    # Istio's dashboards of the default istioVersion (components/dashboards.py): its grafana.yaml.
+    dashboards = mirror / mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=defaults["istioVersion"]))
+    dashboards.parent.mkdir(parents=True, exist_ok=True)
+    dashboards.write_bytes(upstream(ISTIO_GRAFANA_YAML).read_bytes())
     return mirror
 
 

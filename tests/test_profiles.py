@@ -76,7 +76,8 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
         assert metallb["controller"]["resources"] == LEAN["metallb"]
         assert metallb["speaker"]["resources"] == LEAN["metallb"]
     else:
-        assert "pilot" not in istiod and "global" not in istiod and "resources" not in istiod
+        assert "pilot" not in istiod and "resources" not in istiod
+        assert "proxy" not in istiod["global"]  # only the pull policy (tests/test_offline.py)
         assert "resources" not in ingress and "autoscaling" not in ingress
         assert "controller" not in metallb and "resources" not in metallb["speaker"]
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.plan import (
+    GRAFANA_DASHBOARD_CONFIGMAPS,
     GRAFANA_REPOSITORY,
     GRAFANA_VERSION,
     ISTIO_REPOSITORY,
@@ -43,7 +44,11 @@ def minimal(shared_run: SharedRun) -> ProgramRun:
 def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) -> None:
     assert sorted(demo.releases()) == sorted(MESH_RELEASES + DASHBOARD_RELEASES)
     kinds = sorted(r.type.split(":")[-1] for r in demo.registrations if r.custom and r.type != RELEASE)
-    dashboards = ["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry", "VirtualService"]
+    # Jaeger's objects, Istio's two Grafana dashboard ConfigMaps, the dashboards' route.
+    dashboards = [
+        *["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry"],
+        *["ConfigMap", "ConfigMap", "VirtualService"],
+    ]
     assert kinds == sorted(
         [
             "Command",
@@ -143,7 +148,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 24
+    assert len(kubernetes_resources) == 26
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -157,7 +162,7 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = demo.find(COMMAND, "minikube")
     in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 25
+    assert len(in_cluster) == 27
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -220,6 +225,7 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         "dashboards": "observability",
         **{release: "observability" for release in DASHBOARD_RELEASES},
         **{name: "observability" for name in ("jaeger", "tracing", "zipkin", "jaeger-collector", "mesh-tracing")},
+        **{configmap: "observability" for configmap in GRAFANA_DASHBOARD_CONFIGMAPS.values()},
     }
     for resource in demo.registrations:
         if resource.custom:

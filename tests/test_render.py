@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 import helm_python
@@ -17,6 +16,7 @@ import yaml
 
 from components.plan import (
     EGRESS_RELEASE,
+    GRAFANA_DASHBOARD_CONFIGMAPS,
     GRAFANA_PATH,
     GRAFANA_PORT,
     INGRESS_RELEASE,
@@ -412,27 +412,61 @@ def test_prometheus_serves_under_its_prefix_and_keeps_hours_on_a_bounded_volume(
     assert self_scrape["metrics_path"] == f"{PROMETHEUS_PATH}/metrics"
 
 
-def test_grafana_links_carry_its_sub_path_anonymous_users_only_view_and_it_fetches_istios_dashboards(
+def test_grafana_links_carry_its_sub_path_anonymous_users_only_view_and_it_reads_istios_dashboards_from_disk(
     full_lean: Plan,
 ) -> None:
     objects = render(full_lean.release("grafana"))
-    ini = one(objects, "ConfigMap", "grafana")["data"]["grafana.ini"]
+    config = one(objects, "ConfigMap", "grafana")["data"]
+    ini = config["grafana.ini"]
     assert f"root_url = %(protocol)s://%(domain)s{GRAFANA_PATH}/" in ini.splitlines()
     anonymous = ini.split("[auth.anonymous]", 1)[1].split("[", 1)[0]
     assert {"enabled = true", "org_role = Viewer"} <= set(anonymous.splitlines())
-    script = one(objects, "ConfigMap", "grafana")["data"]["download_dashboards.sh"]
-    fetched = re.findall(r'"(https://[^"]+)"', script)
-    shipped = {path.name for path in upstream(f"{ISTIO_ADDONS_DATA}/manifests-addons/dashboards").glob("*.json")}
-    assert sorted(url.rsplit("/", 1)[1] for url in fetched) == sorted(shipped)
-    assert all(
-        url.startswith(f"https://raw.githubusercontent.com/istio/istio/{full_lean.release('istiod').version}/")
-        for url in fetched
-    )
-    datasources = yaml.safe_load(one(objects, "ConfigMap", "grafana")["data"]["datasources.yaml"])["datasources"]
+    # Nothing is downloaded at start: no script, no init container.
+    assert "download_dashboards.sh" not in config
+    pod = one(objects, "Deployment", "grafana")["spec"]["template"]["spec"]
+    assert pod.get("initContainers", []) == []
+    # Each provider reads its folder, where the pod mounts Istio's ConfigMap of that provider, as Istio's own
+    # values-grafana.yaml does.
+    istio_values = yaml.safe_load(upstream(f"{ISTIO_ADDONS_DATA}/manifests-addons/values-grafana.yaml").read_text())
+    assert istio_values["dashboardsConfigMaps"] == GRAFANA_DASHBOARD_CONFIGMAPS
+    providers = yaml.safe_load(config["dashboardproviders.yaml"])["providers"]
+    folders = {provider["options"]["path"] for provider in providers}
+    volumes = {volume["name"]: volume.get("configMap", {}).get("name") for volume in pod["volumes"]}
+    (grafana,) = pod["containers"]
+    mounted = {mount["mountPath"]: volumes[mount["name"]] for mount in grafana["volumeMounts"]}
+    assert {folder: mounted.get(folder) for folder in folders} == {
+        f"/var/lib/grafana/dashboards/{provider}": name for provider, name in GRAFANA_DASHBOARD_CONFIGMAPS.items()
+    }
+    datasources = yaml.safe_load(config["datasources.yaml"])["datasources"]
     assert {source["url"] for source in datasources} == {
         f"http://prometheus:{PROMETHEUS_PORT}{PROMETHEUS_PATH}",
         JAEGER_QUERY_URL,
     }
+
+
+def grafana_ini(text: str) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif " = " in line:
+            key, value = line.split(" = ", 1)
+            sections.setdefault(section, {})[key] = value
+    return sections
+
+
+def test_grafana_does_not_call_home(full_lean: Plan) -> None:
+    """Usage reports, update checks, the news feed and plugin installs from
+    grafana.com are off (Grafana's conf/defaults.ini turns each on)."""
+    ini = grafana_ini(one(render(full_lean.release("grafana")), "ConfigMap", "grafana")["data"]["grafana.ini"])
+    assert ini["analytics"] == {
+        "reporting_enabled": "false",
+        "check_for_updates": "false",
+        "check_for_plugin_updates": "false",
+    }
+    assert ini["news"] == {"news_feed_enabled": "false"}
+    assert ini["plugins"] == {"preinstall_disabled": "true", "plugin_admin_enabled": "false"}
 
 
 def test_the_observability_level_picks_the_addons() -> None:

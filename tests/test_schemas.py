@@ -70,6 +70,9 @@ def test_every_object_the_program_creates_validates(program: ProgramRun) -> None
             "Service",
             "Service",
             "Telemetry",
+            # Istio's Grafana dashboards (observability: full)
+            "ConfigMap",
+            "ConfigMap",
             "VirtualService",
         ]
     )

@@ -9,9 +9,26 @@ from __future__ import annotations
 
 import re
 
-from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, ISTIO_REPOSITORY, METALLB_REPOSITORY
+from components.plan import (
+    GATEWAY_API_CRDS_URL,
+    GATEWAY_API_VERSION,
+    GRAFANA_REPOSITORY,
+    GRAFANA_VERSION,
+    ISTIO_REPOSITORY,
+    KIALI_REPOSITORY,
+    METALLB_REPOSITORY,
+    PROMETHEUS_REPOSITORY,
+)
 from components.shell import SCRIPTS
-from tests.harness import GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA, project_defaults, upstream
+from tests.harness import (
+    ADDONS_DATA,
+    GATEWAY_API_DATA,
+    ISTIO_DATA,
+    METALLB_DATA,
+    MINIKUBE_DATA,
+    project_defaults,
+    upstream,
+)
 
 
 def start_flags_used(text: str) -> set[str]:
@@ -56,6 +73,21 @@ def published_at(artifact: str) -> str:
 def test_charts_come_from_where_their_projects_publish_them() -> None:
     assert f"`{ISTIO_REPOSITORY}`" in published_at("Istio Helm charts")
     assert f"`{METALLB_REPOSITORY}`" in published_at("MetalLB chart")
+
+
+def stored_at(folder: str) -> str:
+    """The row of shared/upstream/README.md's table of what each folder holds and where it comes from."""
+    text = upstream("README.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith(f"| `{folder}/`")]
+    return row
+
+
+def test_the_dashboards_charts_come_from_where_they_are_published_now() -> None:
+    row = stored_at(ADDONS_DATA)
+    assert f"`{KIALI_REPOSITORY}`" in row
+    assert f"`{PROMETHEUS_REPOSITORY}`" in row
+    # grafana/helm-charts deprecated and removed its grafana chart (#4107, #4113).
+    assert f"`grafana` {GRAFANA_VERSION} (published now at `{GRAFANA_REPOSITORY}`" in row
 
 
 def test_ambient_gets_the_gateway_api_crds_istio_is_built_against() -> None:

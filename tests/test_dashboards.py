@@ -1,0 +1,176 @@
+"""Istio's Grafana dashboards, read once on the host: from where Istio publishes
+them for the stack's version, through the user's proxy, within a time limit,
+and with one clear line (before anything is created) when they cannot be read.
+A loopback server stands in for raw.githubusercontent.com."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.dashboards import (
+    CONFIGMAP_LIMIT_BYTES,
+    ISTIO_GRAFANA_SAMPLE,
+    DashboardsUnavailableError,
+    dashboard_configmaps,
+    read_istio_dashboards,
+)
+from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
+from components.preflight import TEST_CHART_MIRROR, mirror_path
+from tests.conftest import SharedRun
+from tests.harness import (
+    ISTIO_ADDONS_DATA,
+    ISTIO_GRAFANA_YAML,
+    ProgramFailedError,
+    closed_loopback_url,
+    run_program,
+    serve_directory,
+    serve_loopback,
+    upstream,
+)
+
+VERSION = "1.31.1"
+WHERE = mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=VERSION))
+
+
+def publish(folder: Path, text: str) -> None:
+    path = folder / WHERE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def refusal(problem: pytest.ExceptionInfo[DashboardsUnavailableError]) -> str:
+    message = str(problem.value)
+    assert "\n" not in message
+    assert f"Istio {VERSION}'s Grafana dashboards" in message
+    assert message.endswith("or set local-mesh:observability to kiali or none")
+    return message
+
+
+def test_every_dashboard_istio_publishes_reaches_a_configmap_within_the_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_directory(tmp_path) as (url, folder, requests):
+        publish(folder, upstream(ISTIO_GRAFANA_YAML).read_text())
+        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        dashboards = read_istio_dashboards(VERSION)
+    assert requests == [f"/{WHERE}"]
+    assert f"raw.githubusercontent.com/istio/istio/{VERSION}/samples/addons/grafana.yaml" == WHERE
+    assert set(dashboards) == set(GRAFANA_DASHBOARD_CONFIGMAPS.values())
+    for data in dashboards.values():
+        assert sum(len(text.encode()) for text in data.values()) <= CONFIGMAP_LIMIT_BYTES
+    # The same dashboards as Istio's source JSON of that release, each once.
+    shipped = [json.loads(text)["title"] for data in dashboards.values() for text in data.values()]
+    sources = upstream(f"{ISTIO_ADDONS_DATA}/manifests-addons/dashboards").glob("*.json")
+    assert sorted(shipped) == sorted(json.loads(source.read_text())["title"] for source in sources)
+
+
+def test_a_refused_connection_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TEST_CHART_MIRROR, closed_loopback_url())
+    with pytest.raises(DashboardsUnavailableError) as problem:
+        read_istio_dashboards(VERSION)
+    assert "Connection refused" in refusal(problem)
+
+
+def test_a_version_istio_does_not_publish_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_directory(tmp_path) as (url, _, _):
+        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        with pytest.raises(DashboardsUnavailableError) as problem:
+            read_istio_dashboards(VERSION)
+    assert "(HTTP 404 File not found)" in refusal(problem)
+
+
+class _Silent(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        time.sleep(0.5)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_server_that_does_not_answer_gives_up_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_loopback(_Silent) as url:
+        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        started = time.monotonic()
+        with pytest.raises(DashboardsUnavailableError) as problem:
+            read_istio_dashboards(VERSION, timeout=0.1)
+        assert time.monotonic() - started < 0.4
+    assert "(no answer within 0.1 s)" in refusal(problem)
+
+
+def test_the_download_goes_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    manifest = upstream(ISTIO_GRAFANA_YAML).read_bytes()
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)  # a proxy is asked for the absolute URL
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(manifest)))
+            self.end_headers()
+            self.wfile.write(manifest)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serve_loopback(Proxy) as proxy:
+        # A host that does not resolve: only the proxy can answer for it.
+        monkeypatch.setenv(TEST_CHART_MIRROR, "http://mirror.invalid")
+        for variable in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("http_proxy", proxy)
+        assert set(read_istio_dashboards(VERSION)) == set(GRAFANA_DASHBOARD_CONFIGMAPS.values())
+    assert asked == [f"http://mirror.invalid/{WHERE}"]
+
+
+def configmap(name: str, data: dict[str, str]) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def test_a_file_without_istios_dashboards_or_over_the_size_limit_is_refused() -> None:
+    url = "http://mirror/grafana.yaml"
+    (first, second) = GRAFANA_DASHBOARD_CONFIGMAPS.values()
+    with pytest.raises(DashboardsUnavailableError) as problem:
+        dashboard_configmaps(yaml.safe_dump(configmap(first, {"a.json": "{}"})), VERSION, url)
+    assert f"(it holds no ConfigMap {second} with dashboards)" in refusal(problem)
+    huge = {"a.json": "x" * CONFIGMAP_LIMIT_BYTES, "b.json": "{}"}
+    manifest = yaml.safe_dump_all([configmap(first, huge), configmap(second, {"c.json": "{}"})])
+    with pytest.raises(DashboardsUnavailableError) as problem:
+        dashboard_configmaps(manifest, VERSION, url)
+    assert f"(ConfigMap {first} holds {CONFIGMAP_LIMIT_BYTES + 2} bytes, over Kubernetes' 1 MiB)" in refusal(problem)
+
+
+def test_offline_the_program_stops_before_creating_anything(tmp_path: Path) -> None:
+    """The loopback mirror publishes the dashboards of the default istioVersion
+    only; pre-flight (which would read the chart index) is off."""
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, {"preflight": False, "istioVersion": "1.31.0"})
+    assert isinstance(failure.value.cause, DashboardsUnavailableError)
+    assert "cannot read Istio 1.31.0's Grafana dashboards" in str(failure.value)
+    assert failure.value.registrations == []
+
+
+def test_without_grafana_nothing_is_downloaded(tmp_path: Path) -> None:
+    run = run_program("dev", tmp_path, {"preflight": False, "istioVersion": "1.31.0", "observability": "kiali"})
+    assert [r for r in run.registrations if r.type == "kubernetes:core/v1:ConfigMap"] == []
+
+
+def test_grafana_waits_for_the_configmaps_it_mounts_holding_istios_dashboards(shared_run: SharedRun) -> None:
+    run = shared_run()
+    grafana = run.releases()["grafana"]
+    mounted = set(grafana.inputs["values"]["dashboardsConfigMaps"].values())
+    created = {r.inputs["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:ConfigMap")}
+    istio = {
+        item["metadata"]["name"]: item["data"]
+        for item in yaml.safe_load_all(upstream(ISTIO_GRAFANA_YAML).read_text())
+        if item and item["kind"] == "ConfigMap" and item["metadata"]["name"] in mounted
+    }
+    assert {name: created[name].inputs["data"] for name in mounted} == istio
+    for name in mounted:
+        assert created[name].inputs["metadata"]["namespace"] == grafana.inputs["namespace"]
+        assert run.depends_on(grafana, created[name]), name
