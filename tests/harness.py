@@ -32,6 +32,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 from components.plan import (
+    GATEWAY_API_CRDS_URL,
     GRAFANA_REPOSITORY,
     GRAFANA_VERSION,
     ISTIO_REPOSITORY,
@@ -161,7 +162,18 @@ def publish_chart_repositories(root: Path) -> Path:
         index = mirror / mirror_path(repository) / "index.yaml"
         index.parent.mkdir(parents=True, exist_ok=True)
         index.write_text(yaml.safe_dump(helm_index(charts)))
+    # The Gateway API release's standard-install.yaml: its standard channel's files, one after another.
+    bundle = mirror / mirror_path(GATEWAY_API_CRDS_URL)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_text(gateway_api_bundle())
     return mirror
+
+
+@cache
+def gateway_api_bundle() -> str:
+    """What GATEWAY_API_CRDS_URL serves: the release's standard-channel files as one YAML stream."""
+    files = sorted(upstream(f"{GATEWAY_API_DATA}/standard").glob("*.yaml"))
+    return "\n---\n".join(path.read_text() for path in files)
 
 
 def fake_state(root: Path) -> dict[str, Any]:
@@ -207,9 +219,11 @@ def add_existing_cluster(
     kubernetes_version: str = "v1.33.1",
     nodes: tuple[dict[str, Any], ...] = KIND_NODES,
     running: bool = True,
+    objects: tuple[dict[str, Any], ...] = (),
 ) -> None:
     """A cluster the user already has, as the stand-in kubectl finds it: its
-    context in the kubeconfig (beside whatever is there) and its API server."""
+    context in the kubeconfig (beside whatever is there) and its API server,
+    which holds `objects` (ConfigMaps, CustomResourceDefinitions) besides its nodes."""
     kubeconfig_file = Path(fake_environment(root)["KUBECONFIG"])
     config = yaml.safe_load(kubeconfig_file.read_text()) if kubeconfig_file.exists() else {}
     config = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "", **(config or {})}
@@ -232,6 +246,7 @@ def add_existing_cluster(
         "status": "Running" if running else "Stopped",
         "kubernetesVersion": kubernetes_version,
         "nodes": list(nodes),
+        "objects": list(objects),
         "webhookRefusals": 0,
     }
     (root / "state.json").write_text(json.dumps(state))
