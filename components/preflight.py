@@ -476,7 +476,9 @@ class IndexUnavailableError(Exception):
 
 def read_index(url: str) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
+        # A fresh opener: its ProxyHandler reads http_proxy/https_proxy/no_proxy
+        # now (urlopen's opener is built once per process and keeps the first).
+        with urllib.request.build_opener().open(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
             return str(response.read().decode("utf-8"))
     except urllib.error.HTTPError as problem:
         raise IndexUnavailableError(f"HTTP {problem.code} {problem.reason}") from None
