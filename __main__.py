@@ -4,6 +4,7 @@ import pulumi
 
 from components.cluster import cluster_for
 from components.dashboards import dashboards_for
+from components.discovery import read_cluster_state
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
@@ -14,7 +15,9 @@ from components.sample import Sample
 from components.settings import parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
-plan = release_plan(settings)
+# What an existing cluster already has (istio-cni's platform, Gateway API CRDs),
+# read before the plan so that preview shows what up installs.
+plan = release_plan(settings, read_cluster_state(settings))
 run_preflight(settings, plan)
 # Istio's Grafana dashboards, downloaded here on the host before anything is
 # created, so that no pod in the cluster downloads anything when it starts.

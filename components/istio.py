@@ -9,8 +9,16 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster
+from components.discovery import GATEWAY_API_RECEIPT
 from components.helm import Steps, install_releases
-from components.plan import GATEWAY_API_CRDS, GATEWAY_API_CRDS_URL, INGRESS_RELEASE, ISTIO_NAMESPACE, Plan
+from components.plan import (
+    GATEWAY_API_CRDS,
+    GATEWAY_API_CRDS_URL,
+    GATEWAY_API_VERSION,
+    INGRESS_RELEASE,
+    ISTIO_NAMESPACE,
+    Plan,
+)
 from components.settings import Settings
 
 
@@ -87,13 +95,8 @@ class Istio(pulumi.ComponentResource):
         super().__init__("local-mesh:istio:Istio", name, None, opts)
         releases = plan.in_namespace(ISTIO_NAMESPACE)
         steps = dict(waits_for)
-        if any(GATEWAY_API_CRDS in release.after for release in releases):
-            # Pinned to the release this Istio builds against; fetched at run time.
-            steps[GATEWAY_API_CRDS] = [
-                kubernetes.yaml.v2.ConfigFile(
-                    GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
-                )
-            ]
+        if plan.installs_gateway_api_crds:
+            steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(settings, cluster)]
         installed = install_releases(
             releases, steps, lambda before: cluster.in_cluster(self, before), cluster.release_namespace
         )
@@ -139,3 +142,39 @@ class Istio(pulumi.ComponentResource):
         self.register_outputs(
             {"ingressIp": self.ingress_ip, "ingressHost": self.ingress_host, "istioVersion": self.istio_version}
         )
+
+    def _gateway_api_crds(self, settings: Settings, cluster: Cluster) -> pulumi.Resource:
+        """The Gateway API CRDs of the release this Istio builds against, fetched
+        during up (pre-flight checks the URL). On local-mesh's own minikube they
+        go with the cluster. On a cluster that is not local-mesh's (which had
+        none: components/discovery.py), they are cluster-wide objects other
+        workloads may come to use: destroy leaves them (retain_on_delete, on
+        each object the ConfigFile creates), and a receipt in istio-system,
+        made first and deleted on destroy, tells the next preview that this
+        stack holds them."""
+        if settings.on_minikube:
+            return kubernetes.yaml.v2.ConfigFile(
+                GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
+            )
+        namespace = cluster.release_namespace(ISTIO_NAMESPACE)
+        receipt = kubernetes.core.v1.ConfigMap(
+            "gateway-api-crds-receipt",
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=GATEWAY_API_RECEIPT, namespace=ISTIO_NAMESPACE),
+            data={"bundleVersion": GATEWAY_API_VERSION, "url": GATEWAY_API_CRDS_URL},
+            opts=cluster.in_cluster(self, [namespace] if namespace else []),
+        )
+        return kubernetes.yaml.v2.ConfigFile(
+            GATEWAY_API_CRDS,
+            file=GATEWAY_API_CRDS_URL,
+            opts=pulumi.ResourceOptions.merge(
+                cluster.in_cluster(self, [receipt]),
+                pulumi.ResourceOptions(retain_on_delete=True, transforms=[retained_on_delete]),
+            ),
+        )
+
+
+def retained_on_delete(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+    """Each object a ConfigFile creates stays in the cluster when Pulumi deletes
+    it (yaml/v2 passes no option of its own on to them; a transform reaches them)."""
+    opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True))
+    return pulumi.ResourceTransformResult(args.props, opts)

@@ -167,6 +167,33 @@ class ChartRelease:
 
 
 @dataclass(frozen=True)
+class ClusterState:
+    """What the cluster already has that the plan depends on, read through the
+    stack's context before the plan is made (components/discovery.py). The
+    default is a cluster that reports nothing of it (local-mesh's own minikube)."""
+
+    # The istio-cni platform profile its nodes report (CNI_PLATFORMS); None: none recognised.
+    platform: str | None = None
+    # Gateway API CRDs that local-mesh did not install: Istio uses them and local-mesh installs none.
+    gateway_api_crds: bool = False
+
+
+NOTHING_INSTALLED = ClusterState()
+
+
+def cni_platform(settings: Settings, cluster: ClusterState) -> str | None:
+    """istio-cni's `global.platform` (files/profile-platform-<name>.yaml): the
+    `platform` key, or with `auto` local-mesh's own minikube's (docker runtime,
+    cluster-create.sh), or what the existing cluster's nodes report. None: the
+    chart's defaults (/etc/cni/net.d, /opt/cni/bin, /var/run/netns)."""
+    if settings.platform == "none":
+        return None
+    if settings.platform != "auto":
+        return settings.platform
+    return "minikube" if settings.on_minikube else cluster.platform
+
+
+@dataclass(frozen=True)
 class Plan:
     releases: tuple[ChartRelease, ...]
     ambient: bool  # sidecar-less: workloads join by namespace label, istio-cni and ztunnel run
@@ -186,6 +213,11 @@ class Plan:
     def addons(self) -> list[ChartRelease]:
         """The dashboards `observability` asks for."""
         return [release for release in self.releases if release.addon]
+
+    @property
+    def installs_gateway_api_crds(self) -> bool:
+        """Whether a release waits for the Gateway API CRDs local-mesh installs from GATEWAY_API_CRDS_URL."""
+        return any(GATEWAY_API_CRDS in release.after for release in self.releases)
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Values:
@@ -281,7 +313,7 @@ def _istio(
     )
 
 
-def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
+def _istiod(settings: Settings, lean: bool, after: tuple[str, ...]) -> ChartRelease:
     profile = settings.istio_profile
     # `demo` and `ambient` select the chart's own profile files
     # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
@@ -313,7 +345,7 @@ def _istiod(settings: Settings, lean: bool, ambient: bool) -> ChartRelease:
         "istiod",
         settings,
         values,
-        ("istio-base", GATEWAY_API_CRDS) if ambient else ("istio-base",),
+        after,
         pods=(Pod("istiod", "Deployment", _requests(lean, "istiod", ISTIOD_DEFAULT[profile]), surges=True),),
         pinned=pinned,
     )
@@ -550,23 +582,27 @@ def _observability(settings: Settings, lean: bool) -> list[ChartRelease]:
     return releases
 
 
-def release_plan(settings: Settings) -> Plan:
-    """Every Helm release for these settings, in install order."""
+def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) -> Plan:
+    """Every Helm release for these settings on this cluster, in install order."""
     lean = settings.resources == "lean"
     ambient = settings.istio_profile == "ambient"
     releases = [_metallb(settings, lean)] if settings.metallb else []
     releases.append(_istio("istio-base", "base", settings, {}, ()))
-    releases.append(_istiod(settings, lean, ambient))
+    # Ambient's istiod waits for the Gateway API CRDs local-mesh installs; a
+    # cluster that has its own keeps them (components/discovery.py).
+    installs_crds = ambient and not cluster.gateway_api_crds
+    releases.append(_istiod(settings, lean, ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",)))
     mesh_ready = "istiod"
     if ambient:
         # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
-        # On local-mesh's minikube (docker runtime, cluster-create.sh),
-        # platform: minikube sets cni.cniNetnsDir=/var/run/docker/netns, where
-        # docker keeps pod network namespaces (files/profile-platform-minikube.yaml);
-        # elsewhere the chart's default (/var/run/netns, containerd's) applies.
+        # The platform profile says where the distribution keeps CNI files:
+        # on local-mesh's minikube (docker runtime) cni.cniNetnsDir=/var/run/docker/netns
+        # (files/profile-platform-minikube.yaml); on k3s the CNI config in
+        # /var/lib/rancher/k3s/agent/etc/cni/net.d (profile-platform-k3s.yaml).
         cni: Values = {"profile": "ambient"}
-        if settings.on_minikube:
-            cni["platform"] = "minikube"
+        platform = cni_platform(settings, cluster)
+        if platform is not None:
+            cni["platform"] = platform
         ztunnel: Values = {}
         if lean:
             cni["resources"] = LEAN["cni"]

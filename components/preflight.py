@@ -27,9 +27,10 @@ from typing import Any
 import pulumi
 import yaml
 
+from components.discovery import BUNDLE_VERSION_ANNOTATION
 from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
 from components.network import HostNetworks, describe_network_pool, network_holding
-from components.plan import Plan, Requests
+from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, Plan, Requests
 from components.settings import (
     MIN_CPUS,
     MIN_MEMORY_MB,
@@ -63,8 +64,9 @@ _CHART_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
 INDEX_TIMEOUT_SECONDS = 10
 SUGGESTED_VERSIONS = 3
 # Tests only (tests/harness.py): the base URL of a loopback server that serves
-# each chart repository's index at /<host><path>/index.yaml. The program never
-# sets it; unset, the real repositories are read.
+# each chart repository's index at /<host><path>/index.yaml, and every other
+# download pre-flight checks at /<host><path>. The program never sets it;
+# unset, the real repositories are read.
 TEST_CHART_MIRROR = "LOCAL_MESH_TEST_CHART_MIRROR"
 
 
@@ -486,10 +488,13 @@ def mirror_path(repository: str) -> str:
 
 
 def index_url(repository: str) -> str:
+    return f"{mirrored(repository).rstrip('/')}/index.yaml"
+
+
+def mirrored(url: str) -> str:
+    """The URL, or under tests its copy on the TEST_CHART_MIRROR server."""
     mirror = os.environ.get(TEST_CHART_MIRROR)
-    if mirror:
-        repository = f"{mirror.rstrip('/')}/{mirror_path(repository)}"
-    return f"{repository.rstrip('/')}/index.yaml"
+    return f"{mirror.rstrip('/')}/{mirror_path(url)}" if mirror else url
 
 
 class IndexUnavailableError(Exception):
@@ -498,7 +503,9 @@ class IndexUnavailableError(Exception):
 
 def read_index(url: str) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
+        # A fresh opener: its ProxyHandler reads http_proxy/https_proxy/no_proxy
+        # now (urlopen's opener is built once per process and keeps the first).
+        with urllib.request.build_opener().open(url, timeout=INDEX_TIMEOUT_SECONDS) as response:
             return str(response.read().decode("utf-8"))
     except urllib.error.HTTPError as problem:
         raise IndexUnavailableError(f"HTTP {problem.code} {problem.reason}") from None
@@ -531,6 +538,44 @@ def published_chart_problems(sources: list[ChartSource]) -> list[str]:
     return problems
 
 
+def holds_gateway_api_crds(text: str, version: str) -> bool:
+    """Whether a download is the Gateway API CRDs of this release: YAML
+    documents, CustomResourceDefinitions among them, each carrying its bundle
+    version (gateway-api config/crd/standard/*.yaml, metadata.annotations)."""
+    try:
+        documents = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError:
+        return False
+    crds = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"]
+    return bool(crds) and all(
+        ((crd.get("metadata") or {}).get("annotations") or {}).get(BUNDLE_VERSION_ANNOTATION) == version for crd in crds
+    )
+
+
+def gateway_api_download_problems(plan: Plan, url: str = GATEWAY_API_CRDS_URL) -> list[str]:
+    """The Gateway API CRDs the plan installs (ambient, where the cluster has
+    none) are fetched from `url` during up: reachable from here, through the
+    proxy the environment names (urllib reads http_proxy/https_proxy/no_proxy),
+    within the time limit, and holding the release the plan pins."""
+    if not plan.installs_gateway_api_crds:
+        return []
+    address = mirrored(url)
+    why = f"which {PROJECT}:istioProfile ambient installs during up"
+    try:
+        text = read_index(address)
+    except IndexUnavailableError as problem:
+        return [
+            f"cannot download the Gateway API CRDs {address} ({problem}), {why}: "
+            "check the network (and HTTPS_PROXY behind a proxy) and try again"
+        ]
+    if not holds_gateway_api_crds(text, GATEWAY_API_VERSION):
+        return [
+            f"{address} does not hold the Gateway API {GATEWAY_API_VERSION} CRDs, {why} "
+            "(a proxy's or portal's page instead?): check the network and try again"
+        ]
+    return []
+
+
 def run_preflight(settings: Settings, plan: Plan) -> None:
     """Warn, or stop the program with every problem found, before any resource exists."""
     if not settings.preflight:
@@ -545,6 +590,7 @@ def run_preflight(settings: Settings, plan: Plan) -> None:
         if note is not None:
             pulumi.log.info(note)
     errors.extend(published_chart_problems(chart_sources(plan)))
+    errors.extend(gateway_api_download_problems(plan))
     for warning in warnings:
         pulumi.log.warn(warning)
     if errors:

@@ -49,6 +49,7 @@ CONFIG_KEYS = (
     "preflight",
     "observability",
     "dashboardRoutes",
+    "platform",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
@@ -65,6 +66,12 @@ OBSERVABILITY_LEVELS = ("full", "kiali", "none")
 # local-mesh's own minikube (a host-only docker network), off on an existing
 # cluster, whose ingress others may reach.
 DASHBOARD_ROUTES = ("auto", "on", "off")
+# The platforms istio-cni's chart has a profile for (its files/profile-platform-<name>.yaml,
+# Istio 1.31): where that distribution keeps CNI config, binaries and network namespaces.
+CNI_PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
+# auto: local-mesh's own minikube's, or what an existing cluster's nodes report
+# (components/discovery.py); none: the chart's defaults; or one of CNI_PLATFORMS.
+PLATFORMS = ("auto", "none", *CNI_PLATFORMS)
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -120,6 +127,7 @@ class Settings:
     preflight: bool
     observability: str
     dashboard_routes: str
+    platform: str
 
     @property
     def on_minikube(self) -> bool:
@@ -355,6 +363,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         )
     )
     dashboard_routes = _choice(raw, "dashboardRoutes", DASHBOARD_ROUTES)
+    platform = _choice(raw, "platform", PLATFORMS)
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
@@ -373,6 +382,8 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             raise _error(
                 "loadBalancer", load_balancer, "metallb with cluster minikube (nothing else gives it addresses)"
             )
+        if platform not in ("auto", "minikube"):
+            raise _error("platform", platform, "auto or minikube with cluster minikube (it runs the docker runtime)")
         # minikube names the kube context after the profile.
         context = profile
     else:
@@ -401,4 +412,5 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         preflight=preflight,
         observability=observability,
         dashboard_routes=dashboard_routes,
+        platform=platform,
     )

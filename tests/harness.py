@@ -33,6 +33,7 @@ from pulumi.runtime import rpc
 
 from components.dashboards import ISTIO_GRAFANA_SAMPLE
 from components.plan import (
+    GATEWAY_API_CRDS_URL,
     GRAFANA_REPOSITORY,
     GRAFANA_VERSION,
     ISTIO_REPOSITORY,
@@ -178,7 +179,18 @@ def publish_chart_repositories(root: Path) -> Path:
     dashboards = mirror / mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=defaults["istioVersion"]))
     dashboards.parent.mkdir(parents=True, exist_ok=True)
     dashboards.write_bytes(upstream(ISTIO_GRAFANA_YAML).read_bytes())
+    # The Gateway API release's standard-install.yaml: its standard channel's files, one after another.
+    bundle = mirror / mirror_path(GATEWAY_API_CRDS_URL)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_text(gateway_api_bundle())
     return mirror
+
+
+@cache
+def gateway_api_bundle() -> str:
+    """What GATEWAY_API_CRDS_URL serves: the release's standard-channel files as one YAML stream."""
+    files = sorted(upstream(f"{GATEWAY_API_DATA}/standard").glob("*.yaml"))
+    return "\n---\n".join(path.read_text() for path in files)
 
 
 def fake_state(root: Path) -> dict[str, Any]:
@@ -229,10 +241,12 @@ def add_existing_cluster(
     nodes: tuple[dict[str, Any], ...] = KIND_NODES,
     running: bool = True,
     docker_network: dict[str, str] | None = KIND_NETWORK,
+    objects: tuple[dict[str, Any], ...] = (),
 ) -> None:
     """A cluster the user already has, as the stand-in kubectl finds it: its
-    context in the kubeconfig (beside whatever is there) and its API server;
-    and, unless `docker_network` is None (a remote cluster), its nodes as
+    context in the kubeconfig (beside whatever is there) and its API server,
+    which holds `objects` (ConfigMaps, CustomResourceDefinitions) besides its
+    nodes; and, unless `docker_network` is None (a remote cluster), its nodes as
     containers of that docker network of this host, as the stand-in docker
     shows them."""
     kubeconfig_file = Path(fake_environment(root)["KUBECONFIG"])
@@ -257,6 +271,7 @@ def add_existing_cluster(
         "status": "Running" if running else "Stopped",
         "kubernetesVersion": kubernetes_version,
         "nodes": list(nodes),
+        "objects": list(objects),
         "webhookRefusals": 0,
     }
     if docker_network is not None:
