@@ -6,14 +6,17 @@ from components.cluster import cluster_for
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
-from components.observability import Observability
+from components.observability import DASHBOARDS, Observability, installed_dashboards
 from components.plan import LOAD_BALANCER, release_plan
 from components.preflight import run_preflight
 from components.sample import Sample
-from components.settings import parse_settings, project_config
+from components.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
 plan = release_plan(settings)
+routed_paths = [DASHBOARDS[output][2] for output in installed_dashboards(plan, settings)]
+for warning in ignored_key_warnings(settings, declared_defaults(), routed_paths):
+    pulumi.log.warn(warning)
 run_preflight(settings, plan)
 
 cluster = cluster_for(settings)
