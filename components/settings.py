@@ -384,11 +384,16 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     pool_text = raw["addressPool"].strip()
     try:
         address_pool = parse_address_pool(pool_text) if pool_text else None
+    except ValueError as problem:
+        raise _error(
+            "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
+        ) from None
+    try:
         if address_pool is not None:
             check_address_pool_size(address_pool)
     except ValueError as problem:
         raise _error(
-            "addressPool", pool_text, f"A.B.C.D-A.B.C.E or a CIDR, or empty to derive it ({problem})"
+            "addressPool", pool_text, f"addresses inside one /24, without its .0, .1, .254 and .255 ({problem})"
         ) from None
 
     istio_profile, resources, mtls, observability = (
