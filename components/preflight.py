@@ -33,6 +33,7 @@ from components.sample import SAMPLE_NAMESPACE
 from components.settings import (
     MIN_CPUS,
     MIN_MEMORY_MB,
+    OBSERVABILITY_LEVELS,
     PROJECT,
     NodeConfigError,
     Settings,
@@ -430,8 +431,8 @@ def _lighter_choices(settings: Settings, nodes: int, free: Requests) -> list[str
     choices = []
     if settings.resources != "lean":
         choices.append(("resources lean", replace(settings, resources="lean")))
-    levels = ("full", "kiali", "none")
-    for level in levels[levels.index(settings.observability) + 1 :]:
+    # OBSERVABILITY_LEVELS runs from the most dashboards to none.
+    for level in OBSERVABILITY_LEVELS[OBSERVABILITY_LEVELS.index(settings.observability) + 1 :]:
         choices.append((f"observability {level}", replace(settings, observability=level)))
     return [label for label, lighter in choices if _fits(_needs_on(lighter, nodes), free)]
 

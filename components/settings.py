@@ -115,7 +115,9 @@ class ConfigError(pulumi.RunError):
     A RunError: the Python language host logs it as its message alone, where any
     other exception is "Program failed with an unhandled exception:" and the
     traceback (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec, the
-    `except pulumi.RunError` of its main, at sdk 3.260.0; the CLI ships it).
+    `except pulumi.RunError` of its main, read where sdk/.version is 3.260.0:
+    the CLI ships that script, the pulumi 3.272.0 wheel does not; the wheel's
+    automation/_server.py, which runs inline programs, decides alike).
     """
 
 
@@ -365,7 +367,9 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     try:
         kubernetes = parse_kubernetes_version(kubernetes_version)
     except ValueError:
-        raise _error("kubernetesVersion", kubernetes_version, "a version such as v1.35.1") from None
+        raise _error(
+            "kubernetesVersion", kubernetes_version, "a version such as v1.35.1, without leading zeros"
+        ) from None
     if kubernetes < MINIKUBE_OLDEST_KUBERNETES:
         raise _error(
             "kubernetesVersion",
