@@ -8,16 +8,19 @@ from components.discovery import read_cluster_state
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
-from components.observability import Observability
+from components.observability import DASHBOARDS, Observability, installed_dashboards
 from components.plan import LOAD_BALANCER, release_plan
 from components.preflight import run_preflight
 from components.sample import Sample
-from components.settings import parse_settings, project_config
+from components.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
 
 settings = parse_settings(project_config(), pulumi.get_stack())
 # What an existing cluster already has (istio-cni's platform, Gateway API CRDs),
 # read before the plan so that preview shows what up installs.
 plan = release_plan(settings, read_cluster_state(settings))
+routed_paths = [DASHBOARDS[output][2] for output in installed_dashboards(plan, settings)]
+for warning in ignored_key_warnings(settings, declared_defaults(), routed_paths):
+    pulumi.log.warn(warning)
 run_preflight(settings, plan)
 # Istio's Grafana dashboards, downloaded here on the host before anything is
 # created, so that no pod in the cluster downloads anything when it starts.

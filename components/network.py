@@ -69,16 +69,34 @@ def check_address_pool(pool: AddressRange, node_ip: str) -> None:
     subnet = node_subnet(node_ip)
     if pool.first not in subnet or pool.last not in subnet:
         raise ValueError(f"{pool} is not inside the node's subnet {subnet} (node IP {node_ip})")
-    reserved = {
-        IPv4Address(node_ip): "the node IP",
+    reserved = {IPv4Address(node_ip): "the node IP", **_reserved_addresses(subnet)}
+    for address, role in sorted(reserved.items()):
+        if address in pool:
+            raise ValueError(f"{pool} contains {address}, {role}")
+
+
+def _reserved_addresses(subnet: IPv4Network) -> dict[IPv4Address, str]:
+    """The addresses of a node's network that no pool may hold, whatever the node."""
+    return {
         subnet.network_address + 1: "the network's gateway",
         subnet.network_address + 254: "the address .254",
         subnet.network_address: "the network address",
         subnet.broadcast_address: "the broadcast address",
     }
-    for address, role in sorted(reserved.items()):
+
+
+def check_address_pool_size(pool: AddressRange) -> None:
+    """Raise ValueError for a pool that no node's network can hold, before any node exists:
+    one larger than a node's /24, or holding an address that every such network reserves."""
+    subnet = node_subnet(str(pool.first))
+    if pool.last not in subnet:
+        raise ValueError(
+            f"{pool} holds {pool.size} addresses across more than one /{NODE_PREFIX_LENGTH}, "
+            f"but must lie inside the node's /{NODE_PREFIX_LENGTH}"
+        )
+    for address, role in sorted(_reserved_addresses(subnet).items()):
         if address in pool:
-            raise ValueError(f"{pool} contains {address}, {role}")
+            raise ValueError(f"{pool} contains {address}, {role} of the /{NODE_PREFIX_LENGTH} it lies in")
 
 
 def resolve_address_pool(explicit: AddressRange | None, node_ip: str) -> AddressRange:

@@ -11,6 +11,7 @@ joins them for __main__.py.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,28 @@ import yaml
 from components.discovery import BUNDLE_VERSION_ANNOTATION
 from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
 from components.network import HostNetworks, describe_network_pool, network_holding
-from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, Plan, Requests
+from components.plan import (
+    GATEWAY_API_CRDS_URL,
+    GATEWAY_API_VERSION,
+    ISTIO_NAMESPACE,
+    METALLB_NAMESPACE,
+    NO_REQUESTS,
+    Plan,
+    Requests,
+    release_plan,
+)
+from components.sample import SAMPLE_NAMESPACE
 from components.settings import (
     MIN_CPUS,
     MIN_MEMORY_MB,
+    OBSERVABILITY_LEVELS,
     PROJECT,
     NodeConfigError,
     Settings,
     address_pool_on_node,
     dotted,
     istio_kubernetes_support,
+    shell_word,
 )
 from components.shell import INTERPRETER, parse_host_networks, script
 
@@ -70,8 +83,9 @@ SUGGESTED_VERSIONS = 3
 TEST_CHART_MIRROR = "LOCAL_MESH_TEST_CHART_MIRROR"
 
 
-class PreflightError(RuntimeError):
-    """One line per problem, each with its fix."""
+class PreflightError(pulumi.RunError):
+    """One line per problem, each with its fix; a RunError, so the CLI shows
+    these lines alone, without a traceback (see settings.ConfigError)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,9 @@ class ClusterFacts:
     error: str | None  # kubectl's own words when the context is missing or the server does not answer
     server_version: str | None  # serverVersion.gitVersion, e.g. v1.33.1 or v1.31.4+k3s1
     nodes: tuple[NodeFacts, ...]
+    # What the pods already running there request, outside local-mesh's own
+    # namespaces; None when the API would not list them (RBAC, for one).
+    running: Requests | None = None
 
 
 def parse_version(text: str) -> Version | None:
@@ -161,26 +178,44 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     if settings.driver == "docker" and facts.docker_daemon_error:
         errors.append(f"the Docker daemon does not answer ({facts.docker_daemon_error}): start Docker and try again")
 
+    # Every node is a container (or VM) of `memory` and `cpus` of its own: with
+    # the docker driver `docker run --memory=M --cpus=C` per node
+    # (minikube pkg/drivers/kic/oci/oci.go:219,256 at v1.38.1). Memory limits
+    # add up on the host; a --cpus limit caps a container's share of the
+    # host's CPUs and reserves none (docs.docker.com, "Resource constraints").
+    nodes = settings.nodes
     if facts.memory_mb is not None:
         room = facts.memory_mb - SYSTEM_OVERHEAD_MB
-        if settings.memory_mb > facts.memory_mb:
-            fix = (
-                f"set it between {MIN_MEMORY_MB} and {room} MB"
-                if room >= MIN_MEMORY_MB
-                else (
+        asked_mb = nodes * settings.memory_mb
+        if nodes == 1:
+            asked, memory = f"{PROJECT}:memory asks for {asked_mb} MB", f"{PROJECT}:memory {asked_mb} MB"
+        else:
+            asked = f"{PROJECT}:nodes {nodes} x {PROJECT}:memory {settings.memory_mb} MB ask for {asked_mb} MB"
+            memory = f"{PROJECT}:nodes {nodes} x {PROJECT}:memory {settings.memory_mb} MB = {asked_mb} MB"
+        if asked_mb > facts.memory_mb:
+            if room // nodes >= MIN_MEMORY_MB:
+                fix = f"set {'it' if nodes == 1 else 'memory'} between {MIN_MEMORY_MB} and {room // nodes} MB"
+            elif room >= MIN_MEMORY_MB:
+                fix = f"minikube needs {MIN_MEMORY_MB} MB a node: set nodes to at most {room // MIN_MEMORY_MB}"
+            else:
+                fix = (
                     f"minikube needs {MIN_MEMORY_MB} MB and the host {SYSTEM_OVERHEAD_MB} MB, "
                     f"so give {settings.driver} more"
                 )
-            )
-            errors.append(
-                f"{PROJECT}:memory asks for {settings.memory_mb} MB but the {settings.driver} driver has "
-                f"{facts.memory_mb} MB: {fix}"
-            )
-        elif settings.memory_mb > room:
+            errors.append(f"{asked} but the {settings.driver} driver has {facts.memory_mb} MB: {fix}")
+        elif asked_mb > room:
             warnings.append(
-                f"{PROJECT}:memory {settings.memory_mb} MB leaves less than {SYSTEM_OVERHEAD_MB} MB of the host's "
-                f"{facts.memory_mb} MB for the system (minikube warns about this too): consider {room} MB or less"
+                f"{memory} leaves less than {SYSTEM_OVERHEAD_MB} MB of the host's "
+                f"{facts.memory_mb} MB for the system (minikube warns about this too): "
+                f"consider {room // nodes} MB{' a node' if nodes > 1 else ''} or less"
             )
+    if facts.cpus is not None and settings.cpus <= facts.cpus < nodes * settings.cpus:
+        # The nodes still start, but Kubernetes then schedules more than the host has.
+        warnings.append(
+            f"{PROJECT}:nodes {nodes} x {PROJECT}:cpus {settings.cpus} = {nodes * settings.cpus} CPUs, but the "
+            f"{settings.driver} driver has {facts.cpus}: the nodes share them, so Kubernetes counts "
+            f"{nodes * settings.cpus} CPUs that are not there; consider fewer nodes"
+        )
     if facts.cpus is not None and settings.cpus > facts.cpus:
         fix = (
             f"set it between {MIN_CPUS} and {facts.cpus}"
@@ -317,6 +352,57 @@ def read_nodes(node_list: dict[str, Any]) -> tuple[NodeFacts, ...]:
     return tuple(nodes)
 
 
+# local-mesh's own namespaces on an existing cluster (README, "Other clusters"):
+# what runs there is the mesh, which the check counts as what it needs.
+OWN_NAMESPACES = (ISTIO_NAMESPACE, METALLB_NAMESPACE, SAMPLE_NAMESPACE)
+
+
+def _container_requests(container: dict[str, Any]) -> tuple[float, float]:
+    """A container's requests: CPU in cores, memory in bytes (k8s.io/api core/v1 ResourceRequirements)."""
+    requests = (container.get("resources") or {}).get("requests") or {}
+    return parse_quantity(requests.get("cpu", "0")), parse_quantity(requests.get("memory", "0"))
+
+
+def pod_requests(pod: dict[str, Any]) -> Requests:
+    """What the scheduler counts for a pod (k8s.io/component-helpers resource/helpers.go,
+    PodRequests): its containers added up, or the largest init container if more,
+    where sidecars (init containers with restartPolicy Always) run beside both;
+    plus spec.overhead. Each resource on its own."""
+    spec = pod.get("spec") or {}
+    main = [0.0, 0.0]
+    for container in spec.get("containers") or []:
+        main = [total + part for total, part in zip(main, _container_requests(container), strict=True)]
+    sidecars, init = [0.0, 0.0], [0.0, 0.0]
+    for container in spec.get("initContainers") or []:
+        own = _container_requests(container)
+        if container.get("restartPolicy") == "Always":
+            main = [total + part for total, part in zip(main, own, strict=True)]
+            sidecars = [total + part for total, part in zip(sidecars, own, strict=True)]
+            running_now = sidecars
+        else:
+            running_now = [part + beside for part, beside in zip(own, sidecars, strict=True)]
+        init = [max(most, now) for most, now in zip(init, running_now, strict=True)]
+    overhead = spec.get("overhead") or {}
+    cpu = max(main[0], init[0]) + parse_quantity(overhead.get("cpu", "0"))
+    memory = max(main[1], init[1]) + parse_quantity(overhead.get("memory", "0"))
+    return Requests(math.ceil(round(cpu * 1000, 6)), math.ceil(memory / 1024**2))
+
+
+def running_requests(pod_list: dict[str, Any]) -> Requests:
+    """`kubectl get pods --all-namespaces -o json`: what the pods the scheduler
+    placed on a node and that have not finished request, outside OWN_NAMESPACES."""
+    return sum(
+        (
+            pod_requests(pod)
+            for pod in pod_list.get("items") or []
+            if (pod.get("metadata") or {}).get("namespace") not in OWN_NAMESPACES
+            and (pod.get("spec") or {}).get("nodeName")
+            and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ),
+        NO_REQUESTS,
+    )
+
+
 def gather_cluster_facts(context: str) -> ClusterFacts:
     """Ask the API server of this one context (never the current one). Read-only."""
 
@@ -338,8 +424,31 @@ def gather_cluster_facts(context: str) -> ClusterFacts:
     if error is not None:
         return ClusterFacts(error, None, ())
     node_list, error = kubectl("get", "nodes")
+    pod_list, pods_error = kubectl("get", "pods", "--all-namespaces")
     server = (version or {}).get("serverVersion") or {}
-    return ClusterFacts(error, server.get("gitVersion"), read_nodes(node_list or {}))
+    running = running_requests(pod_list) if pod_list is not None and pods_error is None else None
+    return ClusterFacts(error, server.get("gitVersion"), read_nodes(node_list or {}), running)
+
+
+def _fits(need: Requests, free: Requests) -> bool:
+    return need.cpu_millis <= free.cpu_millis and need.memory_mib <= free.memory_mib
+
+
+def _needs_on(settings: Settings, nodes: int) -> Requests:
+    """What the mesh these settings install requests on `nodes` nodes, a rolling upgrade included."""
+    plan = release_plan(settings)
+    return cluster_requests(settings, plan, nodes) + upgrade_surge(plan)
+
+
+def _lighter_choices(settings: Settings, nodes: int, free: Requests) -> list[str]:
+    """The one-key changes that make the mesh fit in `free` (smaller requests, fewer dashboards)."""
+    choices = []
+    if settings.resources != "lean":
+        choices.append(("resources lean", replace(settings, resources="lean")))
+    # OBSERVABILITY_LEVELS runs from the most dashboards to none.
+    for level in OBSERVABILITY_LEVELS[OBSERVABILITY_LEVELS.index(settings.observability) + 1 :]:
+        choices.append((f"observability {level}", replace(settings, observability=level)))
+    return [label for label, lighter in choices if _fits(_needs_on(lighter, nodes), free)]
 
 
 def cluster_problems(
@@ -348,11 +457,11 @@ def cluster_problems(
     """An existing cluster: reachable through the stack's context, a Kubernetes
     version Istio supports, nodes whose allocatable CPU and memory hold the mesh,
     and a node address for MetalLB's pool (on `host`'s docker networks)."""
-    context = f"{PROJECT}:kubeContext {settings.kube_context}"
+    context = f"{PROJECT}:kubeContext {shell_word(settings.kube_context)}"
     if facts.error is not None:
         return [
             f"{context} cannot be reached ({facts.error}): check the context with "
-            f"`kubectl --context {settings.kube_context} get nodes`"
+            f"`kubectl --context {shell_word(settings.kube_context)} get nodes`"
         ]
     problems = []
     version = parse_version(facts.server_version or "")
@@ -367,13 +476,19 @@ def cluster_problems(
         )
     if not facts.nodes:
         return [*problems, f"{context} has no nodes to run the mesh on"]
-    need = cluster_requests(settings, plan, len(facts.nodes)) + upgrade_surge(plan)
-    have = sum((node.allocatable for node in facts.nodes), Requests(0, 0))
-    if have.cpu_millis < need.cpu_millis or have.memory_mib < need.memory_mib:
+    count = len(facts.nodes)
+    need = cluster_requests(settings, plan, count) + upgrade_surge(plan)
+    have = sum((node.allocatable for node in facts.nodes), NO_REQUESTS)
+    running = facts.running or NO_REQUESTS
+    free = Requests(have.cpu_millis - running.cpu_millis, have.memory_mib - running.memory_mib)
+    if not _fits(need, free):
+        already = f", of which the pods already running there request {running}" if running != NO_REQUESTS else ""
+        lighter = _lighter_choices(settings, count, free)
+        fix = f"set {' or '.join(lighter)}, or add nodes" if lighter else "add nodes, or larger ones"
         problems.append(
-            f"{context}: its {len(facts.nodes)} nodes can allocate {have}, but istioProfile "
-            f"{settings.istio_profile} with resources {settings.resources} requests {need} "
-            f"(a rolling upgrade included): add nodes, or choose resources lean"
+            f"{context}: its {count} node{'' if count == 1 else 's'} can allocate {have}{already}, but istioProfile "
+            f"{settings.istio_profile} with resources {settings.resources} and observability "
+            f"{settings.observability} requests {need} (a rolling upgrade included): {fix}"
         )
     if settings.metallb:
         first = facts.nodes[0]

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
-from collections.abc import Collection, Mapping
+import shlex
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pulumi
+import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.network import (
+    DEFAULT_POOL_HOSTS,
     AddressRange,
     HostNetworks,
+    check_address_pool_size,
     check_pool_clear_of_other_slices,
     network_holding,
     node_subnet,
@@ -28,6 +34,8 @@ from components.network import (
 )
 
 PROJECT = "local-mesh"
+# The project file, where the defaults live.
+PULUMI_YAML = Path(__file__).parent.parent / "Pulumi.yaml"
 
 CONFIG_KEYS = (
     "cluster",
@@ -80,6 +88,10 @@ DRIVERS = ("docker", "podman", "kvm2", "qemu2", "virtualbox", "hyperkit", "vfkit
 # minikube refuses to start below these (exit codes 29 and 23).
 MIN_CPUS = 2
 MIN_MEMORY_MB = 1800
+# minikube gives node N of a profile the address gateway + N (.N+1) of its
+# network (pkg/drivers/kic/kic.go:113-119 at v1.38.1), and the address pool
+# starts at .100 of it: more nodes than this would take the pool's addresses.
+MAX_NODES = DEFAULT_POOL_HOSTS[0] - 2
 # The oldest Kubernetes minikube v1.38 starts (pkg/minikube/constants/constants.go:43, OldestKubernetesVersion).
 MINIKUBE_OLDEST_KUBERNETES = (1, 28, 0)
 # Kubernetes minors each Istio minor supports (istio.io, "Supported Releases").
@@ -95,14 +107,34 @@ _PROFILE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 _PROFILE_MAX_LENGTH = 63
 # A stack name that can name its profile as it is: no `--` (hashed names have it).
 _PLAIN_STACK_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_MEMORY_PATTERN = re.compile(r"^(\d+)([bkmg])?$", re.IGNORECASE)
-_KUBERNETES_VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+# minikube's --memory (pkg/util/utils.go CalculateSizeInMB at v1.38.1): a bare
+# whole number is MB; anything else is docker/go-units v0.5.0 RAMInBytes
+# (size.go parseSize): a number, an optional space, then optionally b, or one of
+# k, m, g, t, p (1024-based, any case) followed by nothing, b or ib (4g, 4gb,
+# 4GiB, 4096MB); a number without a unit is bytes.
+_WHOLE_NUMBER = re.compile(r"^\d+$")
+_MEMORY_PATTERN = re.compile(r"^(\d+\.?\d*|\.\d+) ?(?:(b)|([kmgtp])(b|ib)?)?$", re.IGNORECASE)
+_BYTES_PER_UNIT = {unit: 1024**power for power, unit in enumerate("kmgtp", start=1)}
+# minikube's own words for "all the driver has" and "no limit" (pkg/minikube/constants/constants.go:144-146).
+MEMORY_KEYWORDS = {
+    "max": "all of the driver's memory, which leaves the host none",
+    "no-limit": "no memory limit on the node's container, so it takes what it wants of the host's",
+}
+# Canonical: no leading zeros (v01.035.01 is not a Kubernetes release name).
+_KUBERNETES_VERSION_PATTERN = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _CHART_VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-_BYTES_PER_UNIT = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
-class ConfigError(ValueError):
-    """A configuration value the program cannot use; the message is one line for the user."""
+class ConfigError(pulumi.RunError):
+    """A configuration value the program cannot use; the message is one line for the user.
+
+    A RunError: the Python language host logs it as its message alone, where any
+    other exception is "Program failed with an unhandled exception:" and the
+    traceback (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec, the
+    `except pulumi.RunError` of its main, read where sdk/.version is 3.260.0:
+    the CLI ships that script, the pulumi 3.272.0 wheel does not; the wheel's
+    automation/_server.py, which runs inline programs, decides alike).
+    """
 
 
 @dataclass(frozen=True)
@@ -119,6 +151,7 @@ class Settings:
     kubernetes_version: str
     metallb_version: str
     address_pool: AddressRange | None
+    address_pool_text: str  # as the user typed it, for messages
     istio_version: str
     istio_profile: str
     resources: str
@@ -148,12 +181,37 @@ class NodeConfigError(pulumi.RunError):
     Raised inside Output.apply: the SDK wraps a ValueError from there in
     "While processing input/resource" lines (pulumi/runtime/rpc.py
     serialize_properties, runtime/resource.py), while the language host logs a
-    RunError as its message alone (sdk/python/cmd/pulumi-language-python-exec:234).
+    RunError as its message alone (see ConfigError).
     """
 
 
+def _ansi_c(char: str) -> str:
+    """One character inside bash's $'...' quoting (bash manual, "ANSI-C Quoting")."""
+    if char in "\\'":
+        return "\\" + char
+    if char.isprintable():
+        return char
+    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    return named.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\U{ord(char):08x}")
+
+
+def shell_word(text: str) -> str:
+    """User text as one shell word on one line: shlex.quote, or, for text with a
+    newline or another unprintable character, bash's $'...' quoting with the
+    character escaped, so that a message can neither split nor run the text."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(_ansi_c(char) for char in text) + "'"
+
+
+def quoted(text: str) -> str:
+    """User text in a message: a shell word, in quotes even where the shell needs none."""
+    word = shell_word(text)
+    return word if word.startswith(("'", "$'")) else f"'{word}'"
+
+
 def _message(key: str, value: object, accepted: str) -> str:
-    return f"{PROJECT}:{key} = {str(value)!r} is not valid: expected {accepted}"
+    return f"{PROJECT}:{key} = {quoted(str(value))} is not valid: expected {accepted}"
 
 
 def _error(key: str, value: object, accepted: str) -> ConfigError:
@@ -174,14 +232,13 @@ def address_pool_on_node(
     no Docker), only an explicit addressPool says which addresses are free.
     Given the addresses of all the cluster's nodes (pre-flight reads them), an
     explicit pool must also keep clear of every other container's slice."""
-    value = "" if settings.address_pool is None else settings.address_pool
     network = network_holding(node_ip, host) if host is not None and not settings.on_minikube else None
     if network is None and not settings.on_minikube and settings.address_pool is None:
         why = f"Docker: {host.unavailable}" if host and host.unavailable else "no docker network of this host holds it"
         raise NodeConfigError(
             _message(
                 "addressPool",
-                value,
+                settings.address_pool_text,
                 f"free addresses on the network of node {node_ip} (A.B.C.D-A.B.C.E or a CIDR), or set "
                 f"{PROJECT}:loadBalancer none: local-mesh cannot tell which are free there ({why})",
             )
@@ -199,7 +256,7 @@ def address_pool_on_node(
             if network is None
             else f"free addresses of docker network {network.name} ({network.subnet}), which holds node {node_ip}"
         )
-        raise NodeConfigError(_message("addressPool", value, f"{accepted} ({problem})")) from None
+        raise NodeConfigError(_message("addressPool", settings.address_pool_text, f"{accepted} ({problem})")) from None
 
 
 def _choice(raw: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
@@ -217,12 +274,15 @@ def _boolean(raw: Mapping[str, str], key: str) -> bool:
 
 
 def parse_memory_mb(text: str) -> int:
-    """minikube's --memory syntax: a number with an optional b/k/m/g unit; a bare number is MB."""
-    match = _MEMORY_PATTERN.match(text.strip())
+    """minikube's --memory syntax (above), in MB as minikube counts them (MiB, rounded down)."""
+    text = text.strip()
+    if _WHOLE_NUMBER.match(text):
+        return int(text)
+    match = _MEMORY_PATTERN.match(text)
     if not match:
         raise ValueError(f"unreadable memory size {text!r}")
-    amount, unit = int(match.group(1)), (match.group(2) or "m").lower()
-    return amount * _BYTES_PER_UNIT[unit] // 1024**2
+    amount, unit = float(match.group(1)), (match.group(3) or "").lower()
+    return int(amount * _BYTES_PER_UNIT.get(unit, 1)) // 1024**2
 
 
 def parse_kubernetes_version(text: str) -> tuple[int, int, int]:
@@ -272,6 +332,39 @@ def project_config() -> dict[str, str]:
     return {key.removeprefix(prefix): str(value) for key, value in merged.items() if key.startswith(prefix)}
 
 
+def declared_defaults() -> dict[str, str]:
+    """Pulumi.yaml's default of each of the project's keys, as text."""
+    declared = yaml.safe_load(PULUMI_YAML.read_text())["config"]
+    return {
+        key: value if isinstance(value := entry["default"], str) else json.dumps(value)
+        for key, entry in declared.items()
+        if ":" not in key
+    }
+
+
+def ignored_key_warnings(settings: Settings, defaults: Mapping[str, str], routed_paths: Sequence[str]) -> list[str]:
+    """Keys whose value this combination ignores, and dashboards that become reachable to others.
+    `routed_paths`: the paths the ingress routes to the dashboards these settings install."""
+    warnings = []
+    if not settings.metallb:
+        ignored = f"is ignored: with {PROJECT}:loadBalancer none, MetalLB is not installed"
+        if settings.address_pool_text:
+            warnings.append(f"{PROJECT}:addressPool = {quoted(settings.address_pool_text)} {ignored}")
+        if settings.metallb_version != defaults["metallbVersion"]:
+            warnings.append(f"{PROJECT}:metallbVersion = {quoted(settings.metallb_version)} {ignored}")
+    if settings.dashboard_routes == "on" and settings.observability == "none":
+        warnings.append(
+            f"{PROJECT}:dashboardRoutes = 'on' is ignored: with {PROJECT}:observability none there are no dashboards"
+        )
+    elif settings.dashboard_routes == "on" and not settings.on_minikube:
+        warnings.append(
+            f"SECURITY: {PROJECT}:dashboardRoutes = 'on' on an existing cluster: anyone who can reach its ingress "
+            f"gateway's load balancer can open {', '.join(routed_paths)} there without logging in; set it to auto "
+            "or off (reach them with kubectl port-forward) unless only you can reach that address"
+        )
+    return warnings
+
+
 def unknown_keys(raw: Mapping[str, str]) -> list[str]:
     return sorted(key for key in raw if key not in CONFIG_KEYS)
 
@@ -310,14 +403,21 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     if cpus < MIN_CPUS:
         raise _error("cpus", cpus, f"at least {MIN_CPUS} CPUs (minikube refuses fewer)")
 
+    memory_text = raw["memory"].strip()
+    sizes = "a size such as 8g, 4gb, 6144m or 6144 (MB)"
+    if memory_text.lower() in MEMORY_KEYWORDS:
+        # minikube accepts them, but a node of unknown size cannot be checked
+        # against the host and the mesh, nor recreated when it changes.
+        reason = MEMORY_KEYWORDS[memory_text.lower()]
+        raise _error("memory", memory_text, f"{sizes}: {memory_text} means {reason}; pre-flight says what fits")
     try:
-        memory_mb = parse_memory_mb(raw["memory"])
+        memory_mb = parse_memory_mb(memory_text)
     except ValueError:
-        raise _error(
-            "memory", raw["memory"], "a size such as 8g, 6144m or 6144 (MB): a number with an optional b/k/m/g"
-        ) from None
+        raise _error("memory", memory_text, f"{sizes}: a number with an optional unit b, k, m, g, t or p") from None
     if memory_mb < MIN_MEMORY_MB:
-        raise _error("memory", raw["memory"], f"at least {MIN_MEMORY_MB} MB (minikube refuses less)")
+        raise _error(
+            "memory", memory_text, f"at least {MIN_MEMORY_MB} MB (minikube reads {memory_mb} MB and refuses less)"
+        )
 
     versions = {}
     for key in ("metallbVersion", "istioVersion"):
@@ -329,7 +429,9 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     try:
         kubernetes = parse_kubernetes_version(kubernetes_version)
     except ValueError:
-        raise _error("kubernetesVersion", kubernetes_version, "a version such as v1.35.1") from None
+        raise _error(
+            "kubernetesVersion", kubernetes_version, "a version such as v1.35.1, without leading zeros"
+        ) from None
     if kubernetes < MINIKUBE_OLDEST_KUBERNETES:
         raise _error(
             "kubernetesVersion",
@@ -372,8 +474,23 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         nodes = int(str(raw["nodes"]).strip())
     except ValueError:
         raise _error("nodes", raw["nodes"], "a whole number of minikube nodes, at least 1") from None
-    if nodes < 1:
-        raise _error("nodes", nodes, "at least 1 minikube node")
+    if not 1 <= nodes <= MAX_NODES:
+        raise _error(
+            "nodes",
+            nodes,
+            f"1 to {MAX_NODES} minikube nodes (node N gets address .N+1 of the profile's network, "
+            f"and the address pool starts at .{DEFAULT_POOL_HOSTS[0]})",
+        )
+    if address_pool is not None and cluster == "minikube":
+        # The profile's network is a /24 of its own (components/network.py); on an
+        # existing cluster the node's docker network (kind: often a /16) decides,
+        # once the node is read.
+        try:
+            check_address_pool_size(address_pool)
+        except ValueError as problem:
+            raise _error(
+                "addressPool", pool_text, f"addresses inside one /24, without its .0, .1, .254 and .255 ({problem})"
+            ) from None
     context = raw["kubeContext"].strip()
     if cluster == "minikube":
         if context:
@@ -404,6 +521,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         kubernetes_version=kubernetes_version,
         metallb_version=versions["metallbVersion"],
         address_pool=address_pool,
+        address_pool_text=pool_text,
         istio_version=versions["istioVersion"],
         istio_profile=istio_profile,
         resources=resources,

@@ -14,11 +14,13 @@ import functools
 import http.server
 import json
 import os
+import re
 import runpy
 import socket
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -224,6 +226,24 @@ def node_object(name: str, internal_ip: str, cpu: str, memory: str) -> dict[str,
     }
 
 
+def pod_object(name: str, namespace: str, node: str, cpu: str, memory: str, phase: str = "Running") -> dict[str, Any]:
+    """A Pod as the API server lists it: one container with requests
+    (spec.containers[].resources.requests), the node it was bound to
+    (spec.nodeName) and its status.phase (k8s.io/api core/v1 types.go, Pod)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "containers": [
+                {"name": name, "image": f"{name}:1", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
+            ],
+            "nodeName": node,
+        },
+        "status": {"phase": phase},
+    }
+
+
 # A one-node kind cluster (`kind create cluster --name dev`: context kind-dev, node
 # dev-control-plane on kind's docker network 172.18.0.0/16).
 KIND_NODES = (node_object("dev-control-plane", "172.18.0.2", "8", "16318444Ki"),)
@@ -242,13 +262,14 @@ def add_existing_cluster(
     running: bool = True,
     docker_network: dict[str, str] | None = KIND_NETWORK,
     objects: tuple[dict[str, Any], ...] = (),
+    pods: tuple[dict[str, Any], ...] = (),
 ) -> None:
     """A cluster the user already has, as the stand-in kubectl finds it: its
     context in the kubeconfig (beside whatever is there) and its API server,
     which holds `objects` (ConfigMaps, CustomResourceDefinitions) besides its
-    nodes; and, unless `docker_network` is None (a remote cluster), its nodes as
-    containers of that docker network of this host, as the stand-in docker
-    shows them."""
+    nodes and the pods already running there; and, unless `docker_network` is
+    None (a remote cluster), its nodes as containers of that docker network of
+    this host, as the stand-in docker shows them."""
     kubeconfig_file = Path(fake_environment(root)["KUBECONFIG"])
     config = yaml.safe_load(kubeconfig_file.read_text()) if kubeconfig_file.exists() else {}
     config = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "", **(config or {})}
@@ -272,6 +293,7 @@ def add_existing_cluster(
         "kubernetesVersion": kubernetes_version,
         "nodes": list(nodes),
         "objects": list(objects),
+        "pods": list(pods),
         "webhookRefusals": 0,
     }
     if docker_network is not None:
@@ -539,6 +561,51 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         raise NotImplementedError(f"the mocks do not know function {args.token}")
 
 
+class CliRefusedError(Exception):
+    """The Pulumi CLI refused the stack's config before it ran the program."""
+
+
+def cli_accepts(type_name: str, value: str) -> bool:
+    """The CLI's check of a stack value against the type Pulumi.yaml declares
+    (pulumi/pulumi sdk/go/common/workspace/project.go ValidateConfigValue, at
+    sdk 3.260.0): an integer is what Go's strconv.Atoi parses (a sign and
+    decimal digits; its int64 range is not modelled), a boolean is the text
+    true or false, a string anything."""
+    if type_name == "integer":
+        return re.fullmatch(r"[+-]?[0-9]+", value) is not None
+    if type_name == "boolean":
+        return value in ("true", "false")
+    return type_name == "string"
+
+
+def cli_config_error(stack: str, config: Mapping[str, str]) -> str | None:
+    """What `pulumi up`/`preview` prints, before the program runs, for the first
+    (by key) stack value of the wrong type (pulumi/pulumi pkg/workspace/config.go
+    validateStackConfigValue; pkg/cmd/pulumi/operations/up.go and preview.go wrap
+    it in "validating stack config: "; cmdutil's error sink adds "error: ")."""
+    declared = pulumi_project()["config"]
+    for key in sorted(key for key in declared if ":" not in key):
+        value = config.get(f"{PROJECT}:{key}")
+        if value is not None and not cli_accepts(declared[key]["type"], value):
+            return (
+                f"error: validating stack config: Stack '{stack}' with configuration key '{key}' "
+                f"must be of type '{declared[key]['type']}'"
+            )
+    return None
+
+
+def as_the_cli_shows(failure: BaseException) -> str:
+    """How the Python language host reports an exception that stopped the
+    program (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec, the
+    except clauses of its main, at sdk 3.260.0; the CLI ships it): a
+    pulumi.RunError as its message alone, anything else as "Program failed
+    with an unhandled exception:" and the traceback. The CLI prints it under
+    the stack's row of "Diagnostics:", after "error: "."""
+    if isinstance(failure, pulumi.RunError):
+        return str(failure)
+    return "Program failed with an unhandled exception:\n" + "".join(traceback.format_exception(failure))
+
+
 class ProgramFailedError(Exception):
     """The program stopped; `registrations` is what it had registered by then."""
 
@@ -616,7 +683,11 @@ def run_program(
 
     `machine` adds environment variables that shape the stand-in laptop
     (for example FAKE_DOCKER_CPUS). `after` is an earlier run whose state this
-    run starts from, as a second `pulumi up` does."""
+    run starts from, as a second `pulumi up` does. A value the CLI's own type
+    check refuses stops it before the program, as the CLI does."""
+    refused = cli_config_error(stack, stack_config(stack, overrides))
+    if refused is not None:
+        raise CliRefusedError(refused)
     environment = {**fake_environment(fake_root), **(machine or {})}
     mocks = LocalMeshMocks(environment, preview, after.mocks.state if after else None)
     monitor = RecordingMonitor(mocks)

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from components.footprint import total
 from components.observability import DASHBOARDS
 from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
-from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, parse_settings
-from tests.harness import REPO, project_defaults
+from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
+from tests.harness import (
+    REPO,
+    as_the_cli_shows,
+    cli_accepts,
+    cli_config_error,
+    project_defaults,
+    pulumi_project,
+    raw_config,
+)
 
 README = (REPO / "README.md").read_text()
 
@@ -94,3 +104,29 @@ def test_readme_states_what_the_default_stack_with_its_dashboards_requests() -> 
     requests = total(settings, release_plan(settings))
     section = README.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
     assert f"requests {requests.cpu_millis}m CPU and {requests.memory_mib}Mi" in " ".join(section.split())
+
+
+def troubleshooting() -> str:
+    return README.split("## When things go wrong", 1)[1].split("\n## ", 1)[0]
+
+
+def test_troubleshooting_shows_no_program_message_the_cli_would_stop_first() -> None:
+    # For a key Pulumi.yaml types, a value of another type never reaches the
+    # program: the CLI's own check answers, and the README must show that instead.
+    declared = pulumi_project()["config"]
+    shown = re.findall(r"local-mesh:(\w+) = '([^']*)' is not valid", troubleshooting())
+    assert shown
+    for key, value in shown:
+        assert cli_accepts(declared[key]["type"], value), f"the CLI refuses {key} = {value!r} before the program runs"
+    refused = cli_config_error("dev", {"local-mesh:cpus": "four"})
+    assert refused is not None and f"`{refused}`" in troubleshooting()
+
+
+def test_troubleshooting_shows_a_program_error_as_the_cli_prints_it() -> None:
+    block = troubleshooting().split("```\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block[:2] == ["Diagnostics:", "  pulumi:pulumi:Stack (local-mesh-dev):"]
+    value = re.search(r'`pulumi config set memory "([^"]+)"`', troubleshooting())
+    assert value is not None
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw_config(memory=value.group(1)), "dev")
+    assert block[2:] == [f"    error: {as_the_cli_shows(error.value)}"]

@@ -84,8 +84,6 @@ def test_malformed_pools_are_refused(text: str) -> None:
     [
         ("192.168.50.100-192.168.50.120", "192.168.50.100-192.168.50.120 is not inside the node's subnet"),
         ("192.168.49.2-192.168.49.20", "contains 192.168.49.2, the node IP"),
-        ("192.168.49.1-192.168.49.10", "contains 192.168.49.1, the network's gateway"),
-        ("192.168.49.250-192.168.49.254", "contains 192.168.49.254, the address .254"),
     ],
 )
 def test_an_unusable_explicit_pool_stops_the_run_with_one_line_naming_the_key(
@@ -263,3 +261,27 @@ def test_pre_flight_names_the_slice_it_chose() -> None:
         "MetalLB's addresses: 172.18.255.224-172.18.255.239, slice 1 (of 16 addresses, counted from the top) "
         "of docker network kind (172.18.0.0/16), the one of node 172.18.0.3; every container there has its own"
     )
+
+
+@pytest.mark.parametrize(
+    ("pool", "problem"),
+    [
+        ("192.168.49.1-192.168.49.10", "contains 192.168.49.1, the network's gateway of the /24 it lies in"),
+        ("192.168.49.250-192.168.49.254", "contains 192.168.49.254, the address .254"),
+        ("10.0.0.0/8", "10.0.0.0-10.255.255.255 holds 16777216 addresses across more than one /24"),
+    ],
+)
+def test_a_pool_no_node_network_can_hold_is_refused_before_anything_is_created(
+    tmp_path: Path, pool: str, problem: str
+) -> None:
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, {"addressPool": pool})
+    assert isinstance(failure.value.cause, pulumi.RunError)
+    (line,) = str(failure.value.cause).splitlines()
+    assert line.startswith(
+        f"local-mesh:addressPool = '{pool}' is not valid: expected addresses inside one /24, "
+        "without its .0, .1, .254 and .255 ("
+    )
+    assert problem in line
+    assert failure.value.registrations == []
+    assert not (tmp_path / "state.json").exists()

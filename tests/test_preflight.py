@@ -30,6 +30,7 @@ from components.preflight import (
     gather_host_networks,
     index_problems,
     parse_version,
+    pod_requests,
     pool_note,
     published_chart_problems,
 )
@@ -38,11 +39,13 @@ from tests.conftest import SharedRun
 from tests.harness import (
     ProgramFailedError,
     add_existing_cluster,
+    as_the_cli_shows,
     closed_loopback_url,
     fake_environment,
     fake_state,
     helm_index,
     node_object,
+    pod_object,
     run_program,
     serve_directory,
 )
@@ -174,6 +177,43 @@ def test_memory_that_leaves_the_host_no_room_is_a_warning_with_the_numbers() -> 
     ]
 
 
+def test_nodes_times_memory_beyond_the_host_is_refused_with_what_fits() -> None:
+    # 3 nodes of 12g ask 36 GiB of a 25 GiB Docker: minikube checks each node alone.
+    errors, _ = host_problems(settings(nodes="3", memory="12g"), replace(GOOD, memory_mb=25600))
+    assert errors == [
+        "local-mesh:nodes 3 x local-mesh:memory 12288 MB ask for 36864 MB but the docker driver has 25600 MB: "
+        "set memory between 1800 and 8192 MB"
+    ]
+    assert host_problems(settings(nodes="3", memory="8192m"), replace(GOOD, memory_mb=25600)) == ([], [])
+
+
+def test_too_many_nodes_for_the_host_says_how_many_fit() -> None:
+    (error,) = host_problems(settings(nodes="8"), replace(GOOD, memory_mb=8000))[0]
+    assert error == (
+        "local-mesh:nodes 8 x local-mesh:memory 4096 MB ask for 32768 MB but the docker driver has 8000 MB: "
+        "minikube needs 1800 MB a node: set nodes to at most 3"
+    )
+
+
+def test_nodes_that_leave_the_host_no_room_are_a_warning_with_the_numbers() -> None:
+    errors, warnings = host_problems(settings(nodes="2"), replace(GOOD, memory_mb=8800))
+    assert errors == []
+    assert warnings == [
+        "local-mesh:nodes 2 x local-mesh:memory 4096 MB = 8192 MB leaves less than 1024 MB of the host's 8800 MB "
+        "for the system (minikube warns about this too): consider 3888 MB a node or less"
+    ]
+
+
+def test_nodes_times_cpus_beyond_the_host_is_a_warning() -> None:
+    # Each node's --cpus is a limit the nodes share, so they start; Kubernetes counts CPUs that are not there.
+    errors, warnings = host_problems(settings(nodes="3"), replace(GOOD, cpus=4))
+    assert errors == []
+    assert warnings == [
+        "local-mesh:nodes 3 x local-mesh:cpus 2 = 6 CPUs, but the docker driver has 4: the nodes share them, "
+        "so Kubernetes counts 6 CPUs that are not there; consider fewer nodes"
+    ]
+
+
 def test_more_cpus_than_the_host_has_are_refused() -> None:
     (error,) = host_problems(settings(cpus="6"), replace(GOOD, cpus=4))[0]
     assert error == "local-mesh:cpus asks for 6 CPUs but the docker driver has 4: set it between 2 and 4"
@@ -229,7 +269,8 @@ def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path)
         run_program("dev", tmp_path, machine={"FAKE_DOCKER_CPUS": "1", "FAKE_KUBECTL_VERSION": "v1.30.1"})
     assert isinstance(failure.value.cause, PreflightError)
     assert failure.value.registrations == []
-    assert str(failure.value).splitlines() == [
+    # What `pulumi up` shows: the lines alone, no "unhandled exception" traceback.
+    assert as_the_cli_shows(failure.value.cause).splitlines() == [
         "pre-flight checks failed (set local-mesh:preflight to false to skip them):",
         "  - kubectl v1.30.1 is too old: local-mesh needs 1.34.0 or newer",
         "  - local-mesh:cpus asks for 2 CPUs but the docker driver has 1: minikube needs 2, so give docker more CPUs",
@@ -483,7 +524,8 @@ def test_nodes_that_cannot_allocate_the_mesh_are_refused_with_the_numbers(tmp_pa
     needs = cluster_requests(mesh, plan, 2) + upgrade_surge(plan)
     assert problem == (
         f"local-mesh:kubeContext kind-dev: its 2 nodes can allocate 2500m CPU, 3072Mi, but istioProfile ambient "
-        f"with resources istio requests {needs} (a rolling upgrade included): add nodes, or choose resources lean"
+        f"with resources istio and observability full requests {needs} (a rolling upgrade included): "
+        "set resources lean, or add nodes"
     )
     assert problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path / "lean", nodes=small))) == []
 
@@ -568,3 +610,83 @@ def test_a_missing_context_stops_the_program_before_anything_is_registered(tmp_p
         run_program("dev", root, {"cluster": "existing", "kubeContext": "kind-typo"})
     assert "local-mesh:kubeContext kind-typo cannot be reached" in str(failure.value)
     assert failure.value.registrations == []
+
+
+def mesh_needs(stack: Settings, nodes: int = 1) -> Requests:
+    plan = release_plan(stack)
+    return cluster_requests(stack, plan, nodes) + upgrade_surge(plan)
+
+
+def test_a_one_node_cluster_too_small_for_every_dashboard_suggests_fewer(tmp_path: Path) -> None:
+    full, kiali = mesh_needs(existing_settings()), mesh_needs(existing_settings(observability="kiali"))
+    assert kiali.memory_mib < full.memory_mib
+    # Room for Kiali and Prometheus, not for Grafana and Jaeger too.
+    node = node_object("dev-control-plane", "172.18.0.2", "8", f"{kiali.memory_mib}Mi")
+    (problem,) = problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path, nodes=(node,))))
+    assert problem == (
+        f"local-mesh:kubeContext kind-dev: its 1 node can allocate 8000m CPU, {kiali.memory_mib}Mi, but istioProfile "
+        f"demo with resources lean and observability full requests {full} (a rolling upgrade included): "
+        "set observability kiali or observability none, or add nodes"
+    )
+
+
+def test_a_cluster_nothing_lighter_fits_says_add_nodes(tmp_path: Path) -> None:
+    node = node_object("dev-control-plane", "172.18.0.2", "100m", "256Mi")
+    (problem,) = problems_on_cluster(existing_settings(), facts_on(cluster_machine(tmp_path, nodes=(node,))))
+    assert problem.endswith("(a rolling upgrade included): add nodes, or larger ones")
+
+
+def test_what_already_runs_on_the_cluster_is_counted(tmp_path: Path) -> None:
+    need = mesh_needs(existing_settings())
+    # The kind node allocates 8 CPUs and 16318444Ki; the user's own workloads request most of its memory.
+    allocatable_mib = 16318444 // 1024
+    theirs = allocatable_mib - need.memory_mib + 1
+    pods = (
+        pod_object("shop", "default", "dev-control-plane", "500m", f"{theirs}Mi"),
+        # Not counted: a finished Job's pod, a pod not yet bound to a node, and the mesh's own namespaces.
+        pod_object("migrate", "default", "dev-control-plane", "4", "8Gi", phase="Succeeded"),
+        pod_object("pending", "default", "", "4", "8Gi", phase="Pending"),
+        pod_object("istiod", "istio-system", "dev-control-plane", "4", "8Gi"),
+    )
+    facts = facts_on(cluster_machine(tmp_path, pods=pods))
+    assert facts.running == Requests(500, theirs)
+    (problem,) = problems_on_cluster(existing_settings(), facts)
+    assert problem.startswith(
+        f"local-mesh:kubeContext kind-dev: its 1 node can allocate 8000m CPU, {allocatable_mib}Mi, of which the "
+        f"pods already running there request 500m CPU, {theirs}Mi, but istioProfile demo"
+    )
+    fits = facts_on(
+        cluster_machine(
+            tmp_path / "fits", pods=(pod_object("shop", "default", "dev-control-plane", "500m", f"{theirs - 1}Mi"),)
+        )
+    )
+    assert problems_on_cluster(existing_settings(), fits) == []
+
+
+def test_a_pods_requests_are_counted_as_the_scheduler_counts_them() -> None:
+    def container(cpu: str, memory: str, **fields: str) -> dict[str, Any]:
+        return {"name": f"c{cpu}", "resources": {"requests": {"cpu": cpu, "memory": memory}}, **fields}
+
+    pod = {
+        "spec": {
+            # An init container runs alone (beside the sidecars started before it);
+            # a sidecar (restartPolicy Always) keeps running beside the containers.
+            "initContainers": [
+                container("2", "64Mi"),
+                container("100m", "128Mi", restartPolicy="Always"),
+                container("50m", "1Gi"),
+            ],
+            "containers": [container("250m", "256Mi"), container("250m", "0")],
+            "overhead": {"cpu": "10m", "memory": "16Mi"},
+        }
+    }
+    # CPU: max(2, 100m + 500m) = 2; memory: max(128Mi + 1Gi, 256Mi + 128Mi) = 1152Mi; plus the overhead.
+    assert pod_requests(pod) == Requests(2010, 1168)
+
+
+def test_a_context_with_shell_characters_is_quoted_in_the_command_suggested(tmp_path: Path) -> None:
+    context = "team dev;rm -rf ~"
+    facts = facts_on(cluster_machine(tmp_path), context)
+    (problem,) = problems_on_cluster(settings(cluster="existing", kubeContext=context), facts)
+    assert problem.startswith("local-mesh:kubeContext 'team dev;rm -rf ~' cannot be reached (")
+    assert problem.endswith("check the context with `kubectl --context 'team dev;rm -rf ~' get nodes`")

@@ -296,8 +296,9 @@ def test_an_explicit_pool_outside_the_node_subnet_fails_the_run(tmp_path: Path) 
 
 
 def test_bad_config_registers_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ProgramFailedError, match=r"local-mesh:cpus = 'four' is not valid") as failure:
-        run_program("dev", tmp_path, {"cpus": "four"})
+    # An integer (the CLI's own type check lets it through) the program refuses.
+    with pytest.raises(ProgramFailedError, match=r"local-mesh:cpus = '1' is not valid") as failure:
+        run_program("dev", tmp_path, {"cpus": "1"})
     assert failure.value.registrations == []
     assert not (tmp_path / "state.json").exists()
 
