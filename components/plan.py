@@ -335,9 +335,11 @@ def _gateway(name: str, service_type: str, settings: Settings, lean: bool, after
 def kiali_signing_key(profile: str) -> str:
     """A signing key that stays the same for a stack: the chart draws a random
     one on every render unless set (templates/_helpers.tpl), a diff and a
-    Kiali restart on every update. Kiali refuses keys that are not 16, 24 or
-    32 bytes long (kiali.io, Configuration > Authentication > Session options).
-    Not a secret worth keeping: Kiali runs anonymous and view-only here."""
+    Kiali restart on every update. Kiali refuses a key that is not 16, 24 or
+    32 bytes long, but only when the strategy is not anonymous (kiali/kiali
+    v2.27.0, config/config.go validateSigningKey): 32 keeps it valid if the
+    strategy changes. Not a secret worth keeping: Kiali runs anonymous and
+    view-only here."""
     return hashlib.sha256(f"local-mesh kiali {profile}".encode()).hexdigest()[:32]
 
 
