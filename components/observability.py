@@ -27,6 +27,12 @@ from components.plan import (
 )
 from components.settings import Settings
 
+# The read-only endpoints of Prometheus's HTTP API that take POST as well as
+# GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
+# autocompletion posts labels and series (web/ui/module/codemirror-promql/
+# src/client/prometheus.ts: httpMethod 'POST'); the other pages GET.
+PROMETHEUS_QUERY_POSTS = ("query", "query_range", "query_exemplars", "format_query", "parse_query", "labels", "series")
+
 # Stack output -> (Service in istio-system, its port, path on the ingress), per installed tool.
 DASHBOARDS: dict[str, tuple[str, int, str]] = {
     "kialiUrl": ("kiali", KIALI_PORT, KIALI_PATH),
@@ -54,11 +60,18 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
     for output in outputs:
         service, port, path = DASHBOARDS[output]
         if output == "prometheusUrl":
-            # Reads only: Prometheus's lifecycle endpoints (/-/quit, /-/reload)
-            # and its admin API take POST or PUT, which the gateway does not route.
+            # Reads only. Prometheus's lifecycle endpoints (/-/quit, /-/reload),
+            # its admin API (/api/v1/admin/tsdb/*), remote write and DELETE
+            # /api/v1/series take POST, PUT or DELETE, which the gateway routes
+            # only for the read-only query API. Prometheus 3's UI posts
+            # /api/v1/labels and /api/v1/series for autocompletion.
+            reads_by_post = "|".join(PROMETHEUS_QUERY_POSTS)
             http.append(
                 {
-                    "match": [{"uri": {"prefix": path}, "method": {"exact": "GET"}}],
+                    "match": [
+                        {"uri": {"regex": f"{path}/api/v1/({reads_by_post})"}, "method": {"exact": "POST"}},
+                        {"uri": {"prefix": path}, "method": {"exact": "GET"}},
+                    ],
                     "route": [_destination(service, port)],
                 }
             )
