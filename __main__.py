@@ -28,14 +28,23 @@ dashboards = dashboards_for(plan, settings.istio_version)
 
 cluster = cluster_for(settings)
 waits_for: Steps = {}
+address_pool = None
 if settings.metallb:
     metallb = MetalLB("metallb", settings, plan, cluster)
     waits_for = {LOAD_BALANCER: metallb.ready}
+    address_pool = metallb.address_pool
     pulumi.export("addressPool", metallb.address_pool)
 istio = Istio("istio", settings, plan, cluster, waits_for=waits_for)
 if plan.addons():
     observability = Observability(
-        "observability", settings, plan, cluster, istio.control_plane, istio.ingress_address, dashboards
+        "observability",
+        settings,
+        plan,
+        cluster,
+        istio.control_plane,
+        istio.ingress_address,
+        dashboards,
+        address_pool,
     )
     # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
     for output, url in observability.urls.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
@@ -21,24 +22,33 @@ def install_releases(
     waits_for: Steps,
     options: Callable[[Sequence[pulumi.Resource]], pulumi.ResourceOptions],
     namespace: Callable[[str], pulumi.Resource | None],
+    values: Mapping[str, pulumi.Input[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Release]:
     """Install each release in plan order, after what its `after` names: an
     earlier release of these, or a step in `waits_for`. `options` builds a
     release's resource options from what it waits for. `namespace` gives the
     Namespace a release lands in where the program owns it (the release waits
     for it, and destroy deletes it after the release), or None where Helm is
-    to make it (Cluster.release_namespace)."""
+    to make it (Cluster.release_namespace). `values` replaces a release's
+    plan values where they take something known only while the stack runs."""
     installed: dict[str, Release] = {}
     for plan in releases:
         owned = namespace(plan.namespace)
         before: list[pulumi.Resource] = [owned] if owned else []
         for step in plan.after:
             before.extend([installed[step]] if step in installed else waits_for[step])
-        installed[plan.name] = chart_release(plan, options(before), create_namespace=owned is None)
+        installed[plan.name] = chart_release(
+            plan, options(before), create_namespace=owned is None, values=(values or {}).get(plan.name)
+        )
     return installed
 
 
-def chart_release(plan: ChartRelease, opts: pulumi.ResourceOptions, create_namespace: bool) -> Release:
+def chart_release(
+    plan: ChartRelease,
+    opts: pulumi.ResourceOptions,
+    create_namespace: bool,
+    values: pulumi.Input[Mapping[str, Any]] | None = None,
+) -> Release:
     """A real Helm release (`helm list` shows it) that Helm waits on until ready.
 
     atomic: a failed install is rolled back, so a failed `pulumi up` leaves no
@@ -52,7 +62,7 @@ def chart_release(plan: ChartRelease, opts: pulumi.ResourceOptions, create_names
         repository_opts=RepositoryOptsArgs(repo=plan.repository),
         namespace=plan.namespace,
         create_namespace=create_namespace,
-        values=plan.values,
+        values=plan.values if values is None else values,
         atomic=True,
         timeout=RELEASE_TIMEOUT_SECONDS,
         opts=opts,

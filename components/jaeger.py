@@ -31,7 +31,7 @@ HEALTH_PORT = 13133  # healthcheckv2, answering /status (Istio's jaeger.yaml pro
 OTLP_HTTP_PORT = 4318
 ZIPKIN_PORT = 9411
 # Traces live in memory and the oldest go once this many are kept: the memory
-# backend's `max_traces` (Jaeger's jaeger_storage extension README). A local
+# backend's `max_traces` (jaegertracing/jaeger v2.17.0, internal/storage/v2/memory/config.go). A local
 # mesh's traffic fits many times over; the pod's memory limit stays far above it.
 MAX_TRACES = 10000
 LEAN_JAEGER = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}

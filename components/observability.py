@@ -15,6 +15,7 @@ from components.cluster import Cluster
 from components.helm import install_releases
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
+from components.network import parse_address_pool
 from components.plan import (
     GRAFANA_DASHBOARDS,
     GRAFANA_PATH,
@@ -26,8 +27,16 @@ from components.plan import (
     PROMETHEUS_PATH,
     PROMETHEUS_PORT,
     Plan,
+    Values,
+    kiali_values_with_grafana_links,
 )
 from components.settings import Settings
+
+# The read-only endpoints of Prometheus's HTTP API that take POST as well as
+# GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
+# autocompletion posts labels and series (web/ui/module/codemirror-promql/
+# src/client/prometheus.ts: httpMethod 'POST'); the other pages GET.
+PROMETHEUS_QUERY_POSTS = ("query", "query_range", "query_exemplars", "format_query", "parse_query", "labels", "series")
 
 # Stack output -> (Service in istio-system, its port, path on the ingress), per installed tool.
 DASHBOARDS: dict[str, tuple[str, int, str]] = {
@@ -36,6 +45,16 @@ DASHBOARDS: dict[str, tuple[str, int, str]] = {
     "grafanaUrl": ("grafana", GRAFANA_PORT, GRAFANA_PATH),
     "jaegerUrl": ("tracing", 80, JAEGER_PATH),
 }
+
+
+def metallb_first_address(pool: str) -> str:
+    """The address MetalLB gives the ingress gateway, the only LoadBalancer
+    Service of the stack, known as soon as the pool is: MetalLB hands out the
+    lowest free address of a pool (metallb/metallb internal/allocator/
+    allocator.go getIPFromCIDR walks the pool from its first address; checked
+    on the stored main branch, not at tag v0.16.1: unverified there). Kiali
+    links to Grafana through it without waiting for the ingress gateway."""
+    return str(parse_address_pool(pool).first)
 
 
 def installed_dashboards(plan: Plan, settings: Settings) -> list[str]:
@@ -56,11 +75,18 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
     for output in outputs:
         service, port, path = DASHBOARDS[output]
         if output == "prometheusUrl":
-            # Reads only: Prometheus's lifecycle endpoints (/-/quit, /-/reload)
-            # and its admin API take POST or PUT, which the gateway does not route.
+            # Reads only. Prometheus's lifecycle endpoints (/-/quit, /-/reload),
+            # its admin API (/api/v1/admin/tsdb/*), remote write and DELETE
+            # /api/v1/series take POST, PUT or DELETE, which the gateway routes
+            # only for the read-only query API. Prometheus 3's UI posts
+            # /api/v1/labels and /api/v1/series for autocompletion.
+            reads_by_post = "|".join(PROMETHEUS_QUERY_POSTS)
             http.append(
                 {
-                    "match": [{"uri": {"prefix": path}, "method": {"exact": "GET"}}],
+                    "match": [
+                        {"uri": {"regex": f"{path}/api/v1/({reads_by_post})"}, "method": {"exact": "POST"}},
+                        {"uri": {"prefix": path}, "method": {"exact": "GET"}},
+                    ],
                     "route": [_destination(service, port)],
                 }
             )
@@ -96,6 +122,7 @@ class Observability(pulumi.ComponentResource):
         control_plane: pulumi.Resource,
         ingress_address: pulumi.Output[str],
         dashboards: Mapping[str, Mapping[str, str]],
+        address_pool: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:observability:Observability", name, None, opts)
@@ -110,11 +137,18 @@ class Observability(pulumi.ComponentResource):
             )
             for configmap, data in dashboards.items()
         ]
+        values: dict[str, pulumi.Input[Values]] = {}
+        if address_pool is not None and "kiali" in {release.name for release in plan.addons()}:
+            kiali = plan.release("kiali").values
+            values["kiali"] = address_pool.apply(
+                lambda pool: kiali_values_with_grafana_links(kiali, metallb_first_address(pool))
+            )
         install_releases(
             plan.addons(),
             {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps},
             lambda before: cluster.in_cluster(self, before),
             cluster.release_namespace,
+            values,
         )
         if settings.observability == "full":
             install_jaeger(settings, cluster.in_cluster(self, [control_plane]))

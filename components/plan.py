@@ -375,9 +375,11 @@ def _gateway(name: str, service_type: str, settings: Settings, lean: bool, after
 def kiali_signing_key(profile: str) -> str:
     """A signing key that stays the same for a stack: the chart draws a random
     one on every render unless set (templates/_helpers.tpl), a diff and a
-    Kiali restart on every update. Kiali refuses keys that are not 16, 24 or
-    32 bytes long (kiali.io, Configuration > Authentication > Session options).
-    Not a secret worth keeping: Kiali runs anonymous and view-only here."""
+    Kiali restart on every update. Kiali refuses a key that is not 16, 24 or
+    32 bytes long, but only when the strategy is not anonymous (kiali/kiali
+    v2.27.0, config/config.go validateSigningKey): 32 keeps it valid if the
+    strategy changes. Not a secret worth keeping: Kiali runs anonymous and
+    view-only here."""
     return hashlib.sha256(f"local-mesh kiali {profile}".encode()).hexdigest()[:32]
 
 
@@ -411,13 +413,58 @@ def _addon(
 _NOT_IN_MESH = {"sidecar.istio.io/inject": "false"}
 
 
+# Kiali 2.27.0's links to the other dashboards (kiali/kiali, tag v2.27.0):
+# - Tracing: the UI builds "View in Tracing" links by appending /trace/<id>,
+#   /search?… to external_url as a string (frontend/src/utils/tracing/
+#   UrlProviders/Jaeger.ts), so a relative "/jaeger" opens Jaeger's UI
+#   (under its base path) on whatever address the user browses Kiali on.
+# - Grafana: the server links only through external_url (grafana/grafana.go
+#   URL: discovery from internal_url works on OpenShift only; empty is a 503
+#   "grafana URL is not set in Kiali configuration" on every metrics page),
+#   and the UI drops every link that `new URL(link)` cannot parse without a
+#   base (frontend/src/components/Metrics/GrafanaLinks.tsx): a relative URL
+#   gives no links. So it is absolute, and only the origin: Kiali appends
+#   the path Grafana's search API returns unless it already starts with
+#   external_url (grafana.go getDashboardPath), and Grafana's search paths
+#   carry root_url's sub-path (grafana/grafana pkg/services/dashboards
+#   GetDashboardURL: AppSubUrl + "/d/<uid>/<slug>"), so ".../grafana" would
+#   double it. Known before the ingress exists only where MetalLB hands out
+#   the address (kiali_values_with_grafana_links), so Kiali never waits for the
+#   ingress gateway; elsewhere Kiali's Grafana links stay off.
+GRAFANA_URL = f"http://grafana.istio-system:{GRAFANA_PORT}"
+
+
+def kiali_links_to_grafana(settings: Settings) -> bool:
+    """Whether Kiali links to Grafana: Grafana installed, routed on the
+    ingress, and the ingress address known before the ingress exists."""
+    return settings.observability == "full" and settings.routes_dashboards and settings.metallb
+
+
+def kiali_values_with_grafana_links(values: Values, ingress_ip: str) -> Values:
+    """Kiali's values once the ingress's address is known: Grafana's links
+    start at the origin the dashboards are routed on (see above)."""
+    grafana = values["external_services"]["grafana"]
+    if not grafana["enabled"]:
+        return values
+    return {
+        **values,
+        "external_services": {
+            **values["external_services"],
+            "grafana": {**grafana, "external_url": f"http://{ingress_ip}"},
+        },
+    }
+
+
 def _kiali(settings: Settings, lean: bool) -> ChartRelease:
     tracing: Values = {"enabled": False}
     grafana: Values = {"enabled": False}
     if settings.observability == "full":
         # Kiali reads traces from Jaeger's query HTTP API (use_grpc false) under its base path.
         tracing = {"enabled": True, "provider": "jaeger", "use_grpc": False, "internal_url": JAEGER_QUERY_URL}
-        grafana = {"enabled": True, "internal_url": f"http://grafana.istio-system:{GRAFANA_PORT}"}
+        if settings.routes_dashboards:
+            tracing["external_url"] = JAEGER_PATH
+    if kiali_links_to_grafana(settings):
+        grafana = {"enabled": True, "internal_url": GRAFANA_URL}
     deployment: Values = {
         # Swaps the ClusterRole that can change Istio and workload objects for a
         # read-only one (templates/role-viewer.yaml, role.yaml).

@@ -287,12 +287,57 @@ def test_the_sample_and_the_dashboards_do_not_take_each_others_paths(run: Progra
         assert not routes_path(sample, urlsplit(run.outputs[output]).path), output
 
 
-def test_prometheus_is_read_only_through_the_gateway(run: ProgramRun) -> None:
-    """Prometheus's lifecycle endpoints take POST or PUT (and need
-    --web.enable-lifecycle, which the chart sets); the gateway routes only GET."""
+# What Prometheus 3.10's UI asks under its prefix (prometheus/prometheus v3.10.0):
+# the pages GET through web/ui/mantine-ui/src/api/api.ts (fetch without a
+# method), each `path` a useAPIQuery of the query, graph, table, explain,
+# metrics-explorer and status pages; the editor's autocompletion POSTs labels
+# and series (web/ui/module/codemirror-promql/src/client/prometheus.ts,
+# httpMethod 'POST') and GETs label values and metadata.
+PROMETHEUS_UI_REQUESTS = (
+    ("GET", "/query"),
+    ("GET", "/assets/index.js"),
+    ("GET", "/api/v1/label/__name__/values"),
+    ("GET", "/api/v1/query?query=up&time=1700000000"),
+    ("GET", "/api/v1/query_range?query=up&start=1&end=2&step=1"),
+    ("GET", "/api/v1/format_query?query=up"),
+    ("GET", "/api/v1/parse_query?query=up"),
+    ("GET", "/api/v1/metadata"),
+    ("GET", "/api/v1/series?match[]=up"),
+    ("GET", "/api/v1/status/buildinfo"),
+    ("GET", "/api/v1/targets"),
+    ("GET", "/api/v1/rules"),
+    ("POST", "/api/v1/labels"),
+    ("POST", "/api/v1/series"),
+)
+# What changes Prometheus or its data (v3.10.0: web/web.go `/-/quit`, `/-/reload`
+# take POST and PUT; web/api/v1/api.go: the admin API takes POST and PUT,
+# DELETE /series, POST /write and /otlp/v1/metrics take data in; web.go serves
+# /debug/* to POST too).
+PROMETHEUS_REFUSED_REQUESTS = (
+    *((method, endpoint) for endpoint in ("/-/quit", "/-/reload") for method in ("POST", "PUT")),
+    *(
+        (method, f"/api/v1/admin/tsdb/{action}")
+        for action in ("delete_series", "clean_tombstones", "snapshot")
+        for method in ("POST", "PUT")
+    ),
+    ("DELETE", "/api/v1/series"),
+    ("POST", "/api/v1/write"),
+    ("POST", "/api/v1/otlp/v1/metrics"),
+    ("POST", "/debug/pprof/profile"),
+    ("POST", "/api/v1/labelsx"),
+    ("POST", "/api/v1/series/snapshot"),
+)
+
+
+def test_prometheus_ui_works_through_the_gateway_which_refuses_what_changes_prometheus(run: ProgramRun) -> None:
+    """The UI's own requests reach Prometheus; its lifecycle endpoints, admin
+    API and write paths (served with --web.enable-lifecycle and
+    --web.enable-admin-api where set) are a 404 from Envoy."""
     dashboards = the_one(run, "VirtualService", "istio-system")
     prometheus = urlsplit(run.outputs["prometheusUrl"]).path.rstrip("/")
-    for endpoint in ("/-/quit", "/-/reload", "/api/v1/admin/tsdb/delete_series"):
-        for method in ("POST", "PUT"):
-            assert first_route(dashboards, prometheus + endpoint, method) is None, (endpoint, method)
-    assert first_route(dashboards, prometheus + "/-/ready") is not None
+    for method, endpoint in PROMETHEUS_UI_REQUESTS:
+        rule = first_route(dashboards, prometheus + endpoint, method)
+        assert rule is not None and "route" in rule, (method, endpoint)
+        assert {entry["destination"]["host"].split(".")[0] for entry in rule["route"]} == {"prometheus"}
+    for method, endpoint in PROMETHEUS_REFUSED_REQUESTS:
+        assert first_route(dashboards, prometheus + endpoint, method) is None, (method, endpoint)

@@ -170,7 +170,8 @@ def _prometheus_ready(url: str) -> tuple[bool, str]:
 
 def _jaeger_services(url: str) -> list[str]:
     # Jaeger's query HTTP API (the UI's): {"data": [...], "total": …, "errors": …}
-    # (jaegertracing/jaeger cmd/query/app/http_handler.go, structuredResponse).
+    # (jaegertracing/jaeger v2.17.0, cmd/jaeger/internal/extension/jaegerquery/internal/http_handler.go,
+    # structuredResponse).
     status, body = _get_json(url + "api/services")
     if status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ValueError(f"GET {url}api/services -> {status}, not Jaeger's services list")
