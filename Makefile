@@ -40,8 +40,9 @@ preview: stack
 destroy: stack
 	pulumi destroy --yes --stack "$(STACK)"
 
+# WAIT=SECONDS: how long verify waits for a mesh coming back (after minikube stop and up).
 verify: $(VENV)/.runtime
-	$(VENV)/bin/python -m tools.verify --stack "$(STACK)"
+	$(VENV)/bin/python -m tools.verify --stack "$(STACK)" $(if $(WAIT),--wait "$(WAIT)")
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -23,7 +24,7 @@ import pytest
 
 from components.settings import parse_settings
 from components.shell import INTERPRETER, access_environment, cluster_environment, parse_cluster_access, script
-from tests.harness import closed_loopback_url, fake_environment, run_shell, serve_loopback, set_fake_profile
+from tests.harness import REPO, closed_loopback_url, fake_environment, run_shell, serve_loopback, set_fake_profile
 from tests.harness import raw_config as raw
 from tools import verify
 
@@ -592,3 +593,11 @@ def test_a_stack_never_deployed_is_one_line(tmp_path: Path, monkeypatch: pytest.
         "local-mesh verify: stack dev has no outputs: it was created but never deployed"
         " (or its last up failed); run `make up STACK=dev` first"
     )
+
+
+def test_make_verify_hands_its_stack_and_wait_over() -> None:
+    """`make -n` prints the recipe without running it."""
+    dry = subprocess.run(
+        ["make", "-n", "verify", "STACK=team-a", "WAIT=300"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert '-m tools.verify --stack "team-a" --wait "300"' in dry.stdout
