@@ -591,7 +591,7 @@ def test_a_stack_never_deployed_is_one_line(tmp_path: Path, monkeypatch: pytest.
         verify.main(["--stack", "dev"])
     assert stopped.value.code == (
         "local-mesh verify: stack dev has no outputs: it was created but never deployed"
-        " (or its last up failed); run `make up STACK=dev` first"
+        " (or its first up did not finish); run `make up STACK=dev` first"
     )
 
 

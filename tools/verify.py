@@ -340,7 +340,7 @@ def verify(
     a mesh coming back until `mesh_wait` seconds after the start, together;
     telemetry is waited for until `telemetry_wait` seconds after the sample's
     requests. Once the ingress does not answer as Envoy, nothing else is asked
-    of it (so a dead stack fails at once)."""
+    of it, so a dead stack ends after its first check."""
     mesh_deadline = time.monotonic() + mesh_wait
     ingress_url = str(outputs["ingressUrl"])
     sample_url = str(outputs["sampleUrl"]) if "sampleUrl" in outputs else None
@@ -400,11 +400,11 @@ def stack_outputs(stack: str | None) -> dict[str, Any]:
     outputs = dict(json.loads(result.stdout))
     # A stack never deployed has no root stack resource, and `pulumi stack
     # output --json` prints {} (pulumi/pulumi pkg/cmd/pulumi/stack/stack_output.go,
-    # getStackOutputs); an up that failed registers no outputs either.
+    # getStackOutputs). Without ingressUrl there is nothing to check.
     if "ingressUrl" not in outputs:
         raise SystemExit(
             f"local-mesh verify: {which} has no outputs: it was created but never deployed"
-            f" (or its last up failed); run `make up{f' STACK={stack}' if stack else ''}` first"
+            f" (or its first up did not finish); run `make up{f' STACK={stack}' if stack else ''}` first"
         )
     return outputs
 
