@@ -450,10 +450,11 @@ def test_a_dead_stack_fails_its_first_check_within_20_seconds(
         stack(base, cluster), report=lambda check: reported.append((time.monotonic() - started, check))
     )
     first_seconds, first = reported[0]
-    assert first.name == "ingress IP answers" and not first.passed
-    assert first_seconds < 20
-    assert time.monotonic() - started < 25
-    assert [check.name for check in checks if not check.skipped] == ["ingress IP answers", "httpbin pod is in the mesh"]
+    lines = [f"{seconds:5.1f} s  {check.line()}" for seconds, check in reported]
+    assert first.name == "ingress IP answers" and not first.passed, lines
+    assert first_seconds < 20, lines
+    asked = [check.name for check in checks if not check.skipped]
+    assert asked == ["ingress IP answers", "httpbin pod is in the mesh"], lines
     if dead == "refused":
         refused, waited = first.detail.split(" after waiting ")
         assert refused == f"GET {base}/: Connection refused"
