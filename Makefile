@@ -57,8 +57,9 @@ preview: stack ## show what up would change
 destroy: $(VENV)/.runtime tools state ## delete what the stack created
 	pulumi destroy --yes --stack "$(STACK)"
 
-verify: $(VENV)/.runtime state ## check that the stack's mesh answers
-	$(VENV)/bin/python -m tools.verify --stack "$(STACK)"
+# WAIT=SECONDS: how long verify waits for a mesh coming back (after minikube stop and up).
+verify: $(VENV)/.runtime state ## check that the stack's mesh answers (WAIT=SECONDS for a mesh coming back)
+	$(VENV)/bin/python -m tools.verify --stack "$(STACK)" $(if $(WAIT),--wait "$(WAIT)")
 
 lint: $(VENV)/.dev ## ruff, shellcheck and mypy
 	$(VENV)/bin/ruff check .

@@ -360,8 +360,13 @@ def test_every_request_verify_makes_to_a_dashboard_reaches_it(
     def refuse(*_: object, **__: object) -> Any:
         raise OSError("no network in tests")
 
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    monkeypatch.setattr(verify.socket, "create_connection", refuse)
+    class Recorder:
+        """verify's door to HTTP (`_opener(url).open(request, timeout=…)`), recording instead."""
+
+        def open(self, request: urllib.request.Request, timeout: float = 0) -> _Answer:
+            return urlopen(request, timeout)
+
+    monkeypatch.setattr(verify, "_opener", lambda url: Recorder())
     monkeypatch.setattr(verify.subprocess, "run", refuse)
     outputs = default_stack.run.outputs
     verify.verify({**outputs, "kubeconfig": "", "kubeContext": ""}, telemetry_wait=0)

@@ -27,12 +27,27 @@ from pathlib import Path
 import pytest
 
 from components.network import parse_address_pool
+from tests.e2e.cleanup import clean_up
 from tests.harness import REPO
 from tools.verify import verify
 
 TOOLS = ("docker", "minikube", "kubectl", "pulumi")
 EXISTING_CONTEXT = "LOCAL_MESH_E2E_CONTEXT"
 EXISTING_LOAD_BALANCER = "LOCAL_MESH_E2E_LOAD_BALANCER"
+# How long verify waits for the mesh's pods: after `minikube stop` nothing in
+# the next up waits for them (unchanged Helm releases are not awaited again,
+# Service.get returns at once, `minikube start` waits for the API server and
+# system pods only), and they take a minute or more to come back.
+MESH_WAIT_SECONDS = 300
+PASSPHRASE = "e2e"
+
+
+def kept_stack(backend: Path, stack_name: str) -> str:
+    """How to reach a stack the clean-up had to keep."""
+    return (
+        f"PULUMI_BACKEND_URL=file://{backend} PULUMI_CONFIG_PASSPHRASE={PASSPHRASE}"
+        f" pulumi destroy --yes --stack {stack_name}, then pulumi stack rm --yes {stack_name}"
+    )
 
 
 # `minikube status` exits 85 for a profile it does not know and 7 (host,
@@ -85,9 +100,10 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
     profile = f"local-mesh-{stack_name}"
     workspace = automation.LocalWorkspaceOptions(
         work_dir=str(REPO),
-        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "e2e"},
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
     )
     stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    destroyed = False
     try:
         # A preview changes nothing: on a new stack it creates no profile.
         timed(stage_times, "first preview", lambda: stack.preview(on_output=print))
@@ -99,7 +115,7 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         pool = parse_address_pool(outputs["addressPool"])
         assert IPv4Address(outputs["ingressIp"]) in pool
 
-        checks = timed(stage_times, "verify", lambda: verify(outputs))
+        checks = timed(stage_times, "verify", lambda: verify(outputs, mesh_wait=MESH_WAIT_SECONDS))
         assert all(check.passed for check in checks), [check.line() for check in checks]
 
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
@@ -117,10 +133,11 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         assert minikube_status(profile) == MINIKUBE_STOPPED, f"a preview started the stopped profile {profile}"
         restarted = timed(stage_times, "up after minikube stop", lambda: stack.up(on_output=print))
         outputs = {key: value.value for key, value in restarted.outputs.items()}
-        checks = timed(stage_times, "verify after restart", lambda: verify(outputs))
+        checks = timed(stage_times, "verify after restart", lambda: verify(outputs, mesh_wait=MESH_WAIT_SECONDS))
         assert all(check.passed for check in checks), [check.line() for check in checks]
 
         timed(stage_times, "destroy", lambda: stack.destroy(on_output=print))
+        destroyed = True
         profiles = json.loads(
             subprocess.run(["minikube", "profile", "list", "-o", "json"], capture_output=True, text=True).stdout or "{}"
         )
@@ -131,8 +148,11 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         network = subprocess.run(["docker", "network", "inspect", profile], capture_output=True, text=True)
         assert network.returncode != 0, f"docker network {profile} outlived the cluster"
     finally:
-        stack.workspace.remove_stack(stack_name, force=True)
-        subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=False)
+        clean_up(
+            None if destroyed else lambda: stack.destroy(on_output=print),
+            lambda force: stack.workspace.remove_stack(stack_name, force=force),
+            lambda: subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=True),
+        )
 
 
 def test_on_an_existing_cluster_up_second_up_destroy(
@@ -152,7 +172,7 @@ def test_on_an_existing_cluster_up_second_up_destroy(
     stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
     workspace = automation.LocalWorkspaceOptions(
         work_dir=str(REPO),
-        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "e2e"},
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
     )
     stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
     load_balancer = os.environ.get(EXISTING_LOAD_BALANCER, "metallb")
@@ -167,6 +187,7 @@ def test_on_an_existing_cluster_up_second_up_destroy(
     def kubectl(*words: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["kubectl", f"--context={context}", *words], capture_output=True, text=True)
 
+    destroyed = False
     try:
         up = timed(stage_times, "first up", lambda: stack.up(on_output=print))
         outputs = {key: value.value for key, value in up.outputs.items()}
@@ -176,7 +197,7 @@ def test_on_an_existing_cluster_up_second_up_destroy(
         if load_balancer == "metallb":
             assert IPv4Address(outputs["ingressIp"]) in parse_address_pool(outputs["addressPool"])
 
-        checks = timed(stage_times, "verify", lambda: verify(outputs))
+        checks = timed(stage_times, "verify", lambda: verify(outputs, mesh_wait=MESH_WAIT_SECONDS))
         assert all(check.passed for check in checks), [check.line() for check in checks]
 
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
@@ -184,6 +205,7 @@ def test_on_an_existing_cluster_up_second_up_destroy(
         assert changes == {}, f"a second up changed {changes}"
 
         timed(stage_times, "destroy", lambda: stack.destroy(on_output=print))
+        destroyed = True
         # Helm keeps each release as Secrets labelled owner=helm and name=<release>
         # (helm pkg/storage/driver: the record labels name, owner, status, version).
         left = kubectl("get", "secrets", "--all-namespaces", "--selector=owner=helm", "--output=json")
@@ -192,4 +214,8 @@ def test_on_an_existing_cluster_up_second_up_destroy(
         assert not names & {"metallb", "istio-base", "istiod", "istio-ingressgateway", "istio-egressgateway"}
         assert kubectl("get", "namespace", "sample").returncode != 0
     finally:
-        stack.workspace.remove_stack(stack_name, force=True)
+        clean_up(
+            None if destroyed else lambda: stack.destroy(on_output=print),
+            lambda force: stack.workspace.remove_stack(stack_name, force=force),
+            kept=kept_stack(tmp_path, stack_name),
+        )
