@@ -1,5 +1,5 @@
-"""The README says what the code does: config keys and defaults, outputs, and
-the test command CI runs."""
+"""The README and the pages of docs/ say what the code does: config keys and
+defaults, outputs, and the test command CI runs."""
 
 from __future__ import annotations
 
@@ -25,8 +25,38 @@ from tests.harness import (
 README = (REPO / "README.md").read_text()
 
 
+def page(name: str) -> str:
+    """A page of docs/ (the README links each)."""
+    return (REPO / "docs" / name).read_text()
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lowercased, punctuation
+    dropped, spaces made hyphens (github-slugger)."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_the_readme_links_every_docs_page() -> None:
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", README))
+    assert linked == {path.name for path in (REPO / "docs").glob("*.md")}
+
+
+def test_every_link_between_the_pages_reaches_a_page_and_its_heading() -> None:
+    broken = []
+    for source in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", source.read_text()):
+            if re.match(r"\w+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (source.parent / path).resolve() if path else source
+            if not linked.is_file() or (anchor and anchor not in heading_anchors(linked.read_text())):
+                broken.append(f"{source.name}: {target}")
+    assert broken == []
+
+
 def readme_config_table() -> dict[str, str]:
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    section = page("configuration.md").split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", section, re.MULTILINE)
     return {key: default.strip('"') for key, default in rows}
 
@@ -38,7 +68,7 @@ def test_readme_config_table_matches_pulumi_yaml() -> None:
 
 
 def test_readme_lists_the_accepted_drivers_and_profiles() -> None:
-    table = README.split("## Configuration", 1)[1]
+    table = page("configuration.md")
     assert ", ".join(DRIVERS) in table
     for profile in ISTIO_PROFILES:
         assert f"`{profile}`" in table
@@ -59,7 +89,7 @@ def test_setup_is_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_readme_prerequisites_match_the_preflight_minimums() -> None:
-    section = README.split("## Prerequisites", 1)[1].split("\n## ", 1)[0]
+    section = page("prerequisites.md")
     for tool, minimum in MINIMUM_TOOL_VERSIONS.items():
         dotted = ".".join(str(part) for part in minimum)
         assert re.search(
@@ -68,7 +98,7 @@ def test_readme_prerequisites_match_the_preflight_minimums() -> None:
 
 
 def test_readme_profile_table_matches_the_footprint() -> None:
-    section = README.split("### Profiles and what they ask of the node", 1)[1].split("\n## ", 1)[0]
+    section = page("configuration.md").split("## Profiles and what they ask of the node", 1)[1].split("\n## ", 1)[0]
     rows = {row[0]: row for row in re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \| ([^|]+) \|$", section, re.MULTILINE)}
     rows.pop("istioProfile")  # the header
     assert sorted(rows) == sorted(ISTIO_PROFILES)
@@ -89,11 +119,11 @@ def test_readme_profile_table_matches_the_footprint() -> None:
 def test_readme_names_the_versions_make_up_fetches() -> None:
     pinned = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
     fetched = ", ".join(f"{tool.lower()} {pinned[f'{tool}_PINNED']}" for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
-    assert f"({fetched})" in " ".join(README.split())
+    assert f"({fetched})" in " ".join(page("prerequisites.md").split())
 
 
 def test_readme_layout_names_every_module_and_tool() -> None:
-    layout = README.split("## Layout", 1)[1]
+    layout = page("layout.md")
     files = [*(REPO / "components").glob("*.py"), *(REPO / "components").glob("*.env"), *(REPO / "tools").iterdir()]
     unnamed = [path.name for path in files if path.name != "__init__.py" and path.is_file() and path.name not in layout]
     assert unnamed == []
@@ -102,12 +132,12 @@ def test_readme_layout_names_every_module_and_tool() -> None:
 def test_readme_states_what_the_default_stack_with_its_dashboards_requests() -> None:
     settings = parse_settings(dict(project_defaults()), "dev")
     requests = total(settings, release_plan(settings))
-    section = README.split("## Dashboards", 1)[1].split("\n## ", 1)[0]
+    section = page("dashboards.md")
     assert f"requests {requests.cpu_millis}m CPU and {requests.memory_mib}Mi" in " ".join(section.split())
 
 
 def troubleshooting() -> str:
-    return README.split("## When things go wrong", 1)[1].split("\n## ", 1)[0]
+    return page("troubleshooting.md")
 
 
 def test_troubleshooting_shows_no_program_message_the_cli_would_stop_first() -> None:

@@ -177,5 +177,6 @@ def test_a_bare_make_says_what_to_run_and_builds_nothing(tmp_path: Path) -> None
     assert "'make up'" in result.stdout and "'make test'" in result.stdout
     assert not (bare / ".venv").exists()
     listed = set(re.findall(r"^  make (\S+)", result.stdout, re.MULTILINE))
-    named_in_readme = set(re.findall(r"`make (\w+)", (REPO / "README.md").read_text()))
-    assert named_in_readme <= listed
+    docs = [REPO / "README.md", *(REPO / "docs").glob("*.md")]
+    named_in_docs = {target for path in docs for target in re.findall(r"`make (\w+)", path.read_text())}
+    assert named_in_docs <= listed

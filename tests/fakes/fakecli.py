@@ -3,7 +3,7 @@
 The stand-ins imitate minikube v1.38.1 and kubectl v1.35 on the docker driver,
 as far as local-mesh's scripts use them: the same output formats on the same
 streams and the same exit codes. What each one imitates is listed in
-the README ("What the stand-in CLIs imitate"); nothing here reaches a real cluster, Docker or network.
+docs/testing.md ("What the stand-in CLIs imitate"); nothing here reaches a real cluster, Docker or network.
 
 State lives in $FAKE_CLI_STATE (a JSON file per machine) and in $KUBECONFIG and
 $MINIKUBE_HOME, like the real tools' files, so a test can stop, start and
