@@ -21,19 +21,23 @@ import subprocess
 import sys
 import threading
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from components.dashboards import ISTIO_GRAFANA_SAMPLE
+from components.checks import download
+from components.checks.dashboards import ISTIO_GRAFANA_SAMPLE
+from components.checks.download import download_text
 from components.plan import (
     GATEWAY_API_CRDS_URL,
     GRAFANA_REPOSITORY,
@@ -45,7 +49,6 @@ from components.plan import (
     PROMETHEUS_REPOSITORY,
     PROMETHEUS_VERSION,
 )
-from components.preflight import TEST_CHART_MIRROR, mirror_path
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 from components.shell import stack_owner
 
@@ -134,6 +137,24 @@ def serve_directory(directory: Path) -> Iterator[tuple[str, Path, list[str]]]:
         yield url, directory, requests
 
 
+def mirror_path(url: str) -> str:
+    """Where a loopback mirror keeps the copy of a download: /<host><path>."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def mirrored_reader(mirror: str) -> Callable[..., str]:
+    """The download door (components/checks/download.py) reading each URL's copy
+    on the loopback server at `mirror` instead: the door's own time limit,
+    proxy handling and error lines still apply, to the loopback address.
+    `download_text` is the real door, imported before any test replaces it in its module."""
+
+    def read(url: str, timeout: float | None = None) -> str:
+        return download_text(f"{mirror.rstrip('/')}/{mirror_path(url)}", timeout)
+
+    return read
+
+
 def helm_index(charts: Mapping[str, list[str]]) -> dict[str, Any]:
     """A chart repository's index.yaml in Helm's shape (helm.sh/helm pkg/repo/index.go:
     IndexFile `apiVersion`/`entries`, each ChartVersion the chart's metadata plus `urls`)."""
@@ -177,7 +198,7 @@ def publish_chart_repositories(root: Path) -> Path:
         index = mirror / mirror_path(repository) / "index.yaml"
         index.parent.mkdir(parents=True, exist_ok=True)
         index.write_text(yaml.safe_dump(helm_index(charts)))
-    # Istio's dashboards of the default istioVersion (components/dashboards.py): its grafana.yaml.
+    # Istio's dashboards of the default istioVersion (components/checks/dashboards.py): its grafana.yaml.
     dashboards = mirror / mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=defaults["istioVersion"]))
     dashboards.parent.mkdir(parents=True, exist_ok=True)
     dashboards.write_bytes(upstream(ISTIO_GRAFANA_YAML).read_bytes())
@@ -719,9 +740,12 @@ def run_program(
         os.environ.pop(variable, None)
     cleanup = contextlib.ExitStack()
     mirror, _, _ = cleanup.enter_context(serve_directory(publish_chart_repositories(fake_root)))
-    # The program's own subprocesses (pre-flight) see the stand-in CLIs too, and
-    # pre-flight reads the stand-in chart repositories instead of the network.
-    os.environ.update({TEST_CHART_MIRROR: mirror, **environment})
+    # The program's own subprocesses (pre-flight) see the stand-in CLIs too.
+    os.environ.update(environment)
+    # Its downloads (chart indexes, the Gateway API CRDs, Istio's dashboards)
+    # read the stand-in copies instead of the network: the program runs in this
+    # process (runpy), so replacing the one download door reaches every caller.
+    cleanup.enter_context(mock.patch.object(download, "download_text", mirrored_reader(mirror)))
     # The state backend is part of a stack's owner line: only `machine` sets it
     # (make test itself runs with the Makefile's PULUMI_BACKEND_URL).
     if BACKEND_URL not in environment:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
+from components.checks.host import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from tests.harness import FAKE_BIN, REPO, closed_loopback_url, serve_directory
 
 FETCH_TOOLS = REPO / "tools" / "fetch-tools.sh"

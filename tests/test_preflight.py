@@ -13,27 +13,21 @@ from unittest import mock
 import pytest
 import yaml
 
-from components.footprint import cluster_requests, upgrade_surge
-from components.network import DockerNetwork, HostNetworks
-from components.plan import Requests, release_plan
-from components.preflight import (
-    ChartSource,
+from components.checks.charts import ChartSource, chart_sources, index_problems, published_chart_problems
+from components.checks.cluster import (
     ClusterFacts,
-    HostFacts,
     NodeFacts,
-    PreflightError,
-    chart_sources,
     cluster_problems,
-    find_problems,
     gather_cluster_facts,
-    gather_facts,
     gather_host_networks,
-    index_problems,
-    parse_version,
     pod_requests,
     pool_note,
-    published_chart_problems,
 )
+from components.checks.host import HostFacts, find_problems, gather_facts, parse_version
+from components.checks.preflight import PreflightError
+from components.footprint import cluster_requests, upgrade_surge
+from components.network import DockerNetwork, HostNetworks
+from components.plan import METALLB_REPOSITORY, Requests, release_plan
 from components.settings import ISTIO_PROFILES, Settings, parse_settings
 from tests.conftest import SharedRun
 from tests.harness import (
@@ -452,7 +446,7 @@ def test_an_unpublished_version_stops_the_program_before_anything_is_registered(
     assert failure.value.registrations == []
     (problem,) = str(failure.value).splitlines()[1:]
     assert problem.startswith(
-        "  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in http://127.0.0.1:"
+        f"  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in {METALLB_REPOSITORY}/index.yaml: "
     )
     assert problem.endswith("the newest 0.16.x releases there are 0.16.1")
 
