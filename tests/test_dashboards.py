@@ -22,19 +22,10 @@ from components.checks.dashboards import (
     read_istio_dashboards,
 )
 from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
+from harness.program import ProgramFailedError, run_program
+from harness.servers import closed_loopback_url, serve_directory, serve_loopback
+from harness.world import ISTIO_ADDONS_DATA, ISTIO_GRAFANA_YAML, mirror_path, mirrored_reader, upstream
 from tests.conftest import SharedRun
-from tests.harness import (
-    ISTIO_ADDONS_DATA,
-    ISTIO_GRAFANA_YAML,
-    ProgramFailedError,
-    closed_loopback_url,
-    mirror_path,
-    mirrored_reader,
-    run_program,
-    serve_directory,
-    serve_loopback,
-    upstream,
-)
 
 VERSION = "1.31.1"
 WHERE = mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=VERSION))

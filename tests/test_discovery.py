@@ -31,23 +31,18 @@ from components.checks.discovery import (
 from components.checks.gateway_api import gateway_api_download_problems
 from components.plan import GATEWAY_API_CRDS_URL, ClusterState, Plan, release_plan
 from components.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
-from tests.harness import (
+from harness.config import raw_config, settings_for
+from harness.program import ProgramFailedError, ProgramRun, run_program
+from harness.servers import closed_loopback_url, serve_directory, serve_loopback
+from harness.world import (
     GATEWAY_API_DATA,
     ISTIO_DATA,
-    ProgramFailedError,
-    ProgramRun,
     add_existing_cluster,
-    closed_loopback_url,
     fake_state,
     gateway_api_bundle,
     mirror_path,
     mirrored_reader,
     node_object,
-    raw_config,
-    run_program,
-    serve_directory,
-    serve_loopback,
-    settings_for,
     upstream,
 )
 

@@ -1,12 +1,13 @@
 """The layout keeps its layers: the checks reach processes and the network
-through one door each, and nothing the program runs knows about the tests."""
+through one door each, nothing the program runs knows about the tests, and
+the benchmarks share the harness with the tests instead of importing them."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from tests.harness import REPO
+from harness.config import REPO
 
 PROGRAM = [REPO / "__main__.py", *sorted((REPO / "components").rglob("*.py"))]
 # The one door for each: components/checks/process.py and download.py.
@@ -29,4 +30,9 @@ def test_the_program_has_no_test_hooks() -> None:
     for path in PROGRAM:
         text = path.read_text()
         assert "LOCAL_MESH_TEST" not in text, path
+        assert not any(name.split(".")[0] == "tests" for name in imported_modules(path)), path
+
+
+def test_the_benchmarks_do_not_import_the_tests() -> None:
+    for path in sorted((REPO / "bench").glob("*.py")):
         assert not any(name.split(".")[0] == "tests" for name in imported_modules(path)), path
