@@ -2,15 +2,15 @@
 
 import pulumi
 
+from components.checks.dashboards import dashboards_for
+from components.checks.discovery import read_cluster_state
+from components.checks.preflight import run_preflight
 from components.cluster import cluster_for
-from components.dashboards import dashboards_for
-from components.discovery import read_cluster_state
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
 from components.observability import DASHBOARDS, Observability, installed_dashboards
 from components.plan import LOAD_BALANCER, release_plan
-from components.preflight import run_preflight
 from components.sample import Sample
 from components.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
 

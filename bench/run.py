@@ -23,14 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.footprint import total
 from components.plan import INGRESS_RELEASE, release_plan
 from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
-from tests.e2e.test_e2e import missing_prerequisite
-from tests.harness import ProgramRun, Registration, run_program
-from tests.harness import raw_config as raw
+from harness.config import raw_config as raw
+from harness.kinds import COMMAND, RELEASE
+from harness.machine import missing_prerequisite
+from harness.program import ProgramRun, Registration, run_program
 
 RUNS = 7
 # Steps that wait on something slow: a cluster start, a Helm install with
 # --wait (image pulls, readiness), a Deployment rolling out.
-LONG_TYPES = ("command:local:Command", "kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment")
+LONG_TYPES = (COMMAND, RELEASE, "kubernetes:apps/v1:Deployment")
 SHORT_COMMANDS = ("metallb-webhook-ready",)  # a bounded poll, seconds once MetalLB is up
 # The same mesh set up by hand (minikube's metallb addon, istioctl's demo
 # profile), each step waiting for the one before.
@@ -82,8 +83,7 @@ def critical_path(run: ProgramRun) -> list[Registration]:
     targets = [
         r
         for r in run.registrations
-        if r.type == "kubernetes:apps/v1:Deployment"
-        or (r.type == "kubernetes:helm.sh/v3:Release" and r.name == INGRESS_RELEASE)
+        if r.type == "kubernetes:apps/v1:Deployment" or (r.type == RELEASE and r.name == INGRESS_RELEASE)
     ]
     # Ties go to the ingress gateway: it is what `ingressIp` waits for.
     paths = sorted((longest(target.urn) for target in targets), key=lambda path: path[-1].name != INGRESS_RELEASE)

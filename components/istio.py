@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from components.checks.discovery import GATEWAY_API_RECEIPT
 from components.cluster import Cluster
-from components.discovery import GATEWAY_API_RECEIPT
 from components.helm import Steps, install_releases
 from components.plan import (
     GATEWAY_API_CRDS,
@@ -147,7 +147,7 @@ class Istio(pulumi.ComponentResource):
         """The Gateway API CRDs of the release this Istio builds against, fetched
         during up (pre-flight checks the URL). On local-mesh's own minikube they
         go with the cluster. On a cluster that is not local-mesh's (which had
-        none: components/discovery.py), they are cluster-wide objects other
+        none: components/checks/discovery.py), they are cluster-wide objects other
         workloads may come to use: destroy leaves them (retain_on_delete, on
         each object the ConfigFile creates), and a receipt in istio-system,
         made first and deleted on destroy, tells the next preview that this

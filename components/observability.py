@@ -126,7 +126,7 @@ class Observability(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:observability:Observability", name, None, opts)
-        # Istio's Grafana dashboards (components/dashboards.py), read on the host
+        # Istio's Grafana dashboards (components/checks/dashboards.py), read on the host
         # before anything was created; after istiod, as everything in istio-system.
         dashboard_configmaps: list[pulumi.Resource] = [
             kubernetes.core.v1.ConfigMap(

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ProgramRun, run_program, stack_config
+from harness.config import stack_config
+from harness.program import ProgramRun, run_program
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from components.settings import ISTIO_PROFILES
+from harness.program import ProgramRun
 from tests.conftest import SharedRun
-from tests.harness import ProgramRun
 from tests.test_agreement import string_matches
 from tests.upstream import render_chart
 from tools import verify

@@ -18,11 +18,11 @@ import pytest
 from components.observability import DASHBOARDS
 from components.sample import SAMPLE_NAMESPACE
 from components.settings import ISTIO_PROFILES
+from harness.kinds import RELEASE, namespace_of, of_kind, the_one
+from harness.program import ProgramRun, Registration
 from tests.conftest import SharedRun
-from tests.harness import ProgramRun, Registration
 from tests.upstream import render_chart
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 # The namespaces every Kubernetes cluster starts with (kubernetes.io docs,
 # "Namespaces": default, kube-node-lease, kube-public, kube-system).
@@ -32,23 +32,6 @@ BUILT_IN_NAMESPACES = {"default", "kube-node-lease", "kube-public", "kube-system
 @pytest.fixture(params=ISTIO_PROFILES)
 def run(request: pytest.FixtureRequest, shared_run: SharedRun) -> ProgramRun:
     return shared_run(istioProfile=request.param)
-
-
-def of_kind(run: ProgramRun, kind: str) -> list[Registration]:
-    return [r for r in run.registrations if r.type.startswith("kubernetes:") and r.type.split(":")[-1] == kind]
-
-
-def the_one(run: ProgramRun, kind: str, namespace: str | None = None) -> Registration:
-    """The one object of this kind (in this namespace, if given)."""
-    (resource,) = [r for r in of_kind(run, kind) if namespace is None or namespace_of(r) == namespace]
-    return resource
-
-
-def namespace_of(resource: Registration) -> str | None:
-    """Where a resource lands: a release's `namespace`, an object's metadata.namespace."""
-    if resource.type == RELEASE:
-        return str(resource.inputs["namespace"])
-    return (resource.inputs.get("metadata") or {}).get("namespace")
 
 
 def name_and_namespace(resource: Registration) -> tuple[str, str | None]:

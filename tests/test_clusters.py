@@ -16,19 +16,11 @@ import yaml
 
 from components.network import parse_address_pool
 from components.shell import script
+from harness.kinds import COMMAND, PROVIDER
+from harness.program import CLUSTER_LOAD_BALANCER, ProgramFailedError, ProgramRun, run_program
+from harness.world import add_existing_cluster, fake_state, node_object
 from tests.conftest import SharedRun
-from tests.harness import (
-    CLUSTER_LOAD_BALANCER,
-    ProgramFailedError,
-    ProgramRun,
-    add_existing_cluster,
-    fake_state,
-    node_object,
-    run_program,
-)
 
-PROVIDER = "pulumi:providers:kubernetes"
-COMMAND = "command:local:Command"
 ELB = "a1b2c3-1234567890.eu-west-1.elb.amazonaws.com"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.dashboards import (
+from components.checks import download
+from components.checks.dashboards import (
     CONFIGMAP_LIMIT_BYTES,
     ISTIO_GRAFANA_SAMPLE,
     DashboardsUnavailableError,
@@ -21,18 +22,10 @@ from components.dashboards import (
     read_istio_dashboards,
 )
 from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
-from components.preflight import TEST_CHART_MIRROR, mirror_path
+from harness.program import ProgramFailedError, run_program
+from harness.servers import closed_loopback_url, serve_directory, serve_loopback
+from harness.world import ISTIO_ADDONS_DATA, ISTIO_GRAFANA_YAML, mirror_path, mirrored_reader, upstream
 from tests.conftest import SharedRun
-from tests.harness import (
-    ISTIO_ADDONS_DATA,
-    ISTIO_GRAFANA_YAML,
-    ProgramFailedError,
-    closed_loopback_url,
-    run_program,
-    serve_directory,
-    serve_loopback,
-    upstream,
-)
 
 VERSION = "1.31.1"
 WHERE = mirror_path(ISTIO_GRAFANA_SAMPLE.format(version=VERSION))
@@ -57,7 +50,7 @@ def test_every_dashboard_istio_publishes_reaches_a_configmap_within_the_size_lim
 ) -> None:
     with serve_directory(tmp_path) as (url, folder, requests):
         publish(folder, upstream(ISTIO_GRAFANA_YAML).read_text())
-        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        monkeypatch.setattr(download, "download_text", mirrored_reader(url))
         dashboards = read_istio_dashboards(VERSION)
     assert requests == [f"/{WHERE}"]
     assert f"raw.githubusercontent.com/istio/istio/{VERSION}/samples/addons/grafana.yaml" == WHERE
@@ -71,7 +64,7 @@ def test_every_dashboard_istio_publishes_reaches_a_configmap_within_the_size_lim
 
 
 def test_a_refused_connection_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_CHART_MIRROR, closed_loopback_url())
+    monkeypatch.setattr(download, "download_text", mirrored_reader(closed_loopback_url()))
     with pytest.raises(DashboardsUnavailableError) as problem:
         read_istio_dashboards(VERSION)
     assert "Connection refused" in refusal(problem)
@@ -79,7 +72,7 @@ def test_a_refused_connection_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_a_version_istio_does_not_publish_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with serve_directory(tmp_path) as (url, _, _):
-        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        monkeypatch.setattr(download, "download_text", mirrored_reader(url))
         with pytest.raises(DashboardsUnavailableError) as problem:
             read_istio_dashboards(VERSION)
     assert "(HTTP 404 File not found)" in refusal(problem)
@@ -95,7 +88,7 @@ class _Silent(http.server.BaseHTTPRequestHandler):
 
 def test_a_server_that_does_not_answer_gives_up_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     with serve_loopback(_Silent) as url:
-        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        monkeypatch.setattr(download, "download_text", mirrored_reader(url))
         started = time.monotonic()
         with pytest.raises(DashboardsUnavailableError) as problem:
             read_istio_dashboards(VERSION, timeout=0.1)
@@ -120,7 +113,7 @@ def test_the_download_goes_through_the_proxy_the_environment_names(monkeypatch: 
 
     with serve_loopback(Proxy) as proxy:
         # A host that does not resolve: only the proxy can answer for it.
-        monkeypatch.setenv(TEST_CHART_MIRROR, "http://mirror.invalid")
+        monkeypatch.setattr(download, "download_text", mirrored_reader("http://mirror.invalid"))
         for variable in ("no_proxy", "NO_PROXY"):
             monkeypatch.delenv(variable, raising=False)
         monkeypatch.setenv("http_proxy", proxy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import http.server
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ import pulumi
 import pytest
 import yaml
 
-from components import preflight
-from components.discovery import (
+from components.checks import download, preflight
+from components.checks.discovery import (
     BUNDLE_VERSION_ANNOTATION,
     GATEWAY_API_CRD_NAMES,
     GATEWAY_API_RECEIPT,
@@ -27,24 +28,21 @@ from components.discovery import (
     gateway_api_problems,
     recognise_node,
 )
+from components.checks.gateway_api import gateway_api_download_problems
 from components.plan import GATEWAY_API_CRDS_URL, ClusterState, Plan, release_plan
-from components.preflight import TEST_CHART_MIRROR, gateway_api_download_problems, mirror_path
 from components.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
-from tests.harness import (
+from harness.config import raw_config, settings_for
+from harness.program import ProgramFailedError, ProgramRun, run_program
+from harness.servers import closed_loopback_url, serve_directory, serve_loopback
+from harness.world import (
     GATEWAY_API_DATA,
     ISTIO_DATA,
-    ProgramFailedError,
-    ProgramRun,
     add_existing_cluster,
-    closed_loopback_url,
     fake_state,
     gateway_api_bundle,
+    mirror_path,
+    mirrored_reader,
     node_object,
-    raw_config,
-    run_program,
-    serve_directory,
-    serve_loopback,
-    settings_for,
     upstream,
 )
 
@@ -373,7 +371,7 @@ def ambient_plan(**overrides: str) -> Plan:
 def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, list[str]]]:
     """The test download mirror pre-flight reads instead of GitHub; yields the file it serves and the paths asked."""
     with serve_directory(tmp_path / "mirror") as (url, root, requests):
-        monkeypatch.setenv(TEST_CHART_MIRROR, url)
+        monkeypatch.setattr(download, "download_text", mirrored_reader(url))
         bundle = root / MIRRORED_BUNDLE.lstrip("/")
         bundle.parent.mkdir(parents=True)
         yield bundle, requests
@@ -418,15 +416,15 @@ def test_a_crds_url_that_does_not_answer_with_the_crds_is_one_line(
 
 
 def test_a_crds_url_that_never_answers_stops_at_the_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(preflight, "INDEX_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT_SECONDS", 0.3)
     with socket.socket() as silent:  # accepts connections (the backlog) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        monkeypatch.setenv(TEST_CHART_MIRROR, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(download, "download_text", mirrored_reader(f"http://127.0.0.1:{silent.getsockname()[1]}"))
         started = time.monotonic()
         (line,) = gateway_api_download_problems(ambient_plan())
     assert time.monotonic() - started < 5
-    assert line.startswith("cannot download the Gateway API CRDs http://127.0.0.1:")
+    assert line.startswith(f"cannot download the Gateway API CRDs {GATEWAY_API_CRDS_URL} (")
     assert "(no answer within 0.3 s)" in line
 
 
@@ -448,7 +446,6 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
 
 
 def test_the_crds_url_is_fetched_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(TEST_CHART_MIRROR, raising=False)
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     url = "http://downloads.example.invalid/gateway-api/standard-install.yaml"
@@ -461,10 +458,11 @@ def test_the_crds_url_is_fetched_through_the_proxy_the_environment_names(monkeyp
 def test_preflight_stops_before_anything_is_created_when_the_crds_cannot_be_fetched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(TEST_CHART_MIRROR, closed_loopback_url())
+    monkeypatch.setattr(download, "download_text", mirrored_reader(closed_loopback_url()))
     monkeypatch.setattr(preflight, "find_problems", lambda *_: ([], []))
     monkeypatch.setattr(preflight, "gather_facts", lambda _: None)
     monkeypatch.setattr(preflight, "published_chart_problems", lambda _: [])
     stack = settings_for("ambient", "lean")
-    with pytest.raises(preflight.PreflightError, match=r"cannot download the Gateway API CRDs http://127\.0\.0\.1"):
+    refusal = f"cannot download the Gateway API CRDs {re.escape(GATEWAY_API_CRDS_URL)} \\(.*Connection refused"
+    with pytest.raises(preflight.PreflightError, match=refusal):
         preflight.run_preflight(stack, release_plan(stack))

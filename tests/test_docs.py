@@ -7,20 +7,13 @@ import re
 
 import pytest
 
+from components.checks.host import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.footprint import total
 from components.observability import DASHBOARDS
 from components.plan import release_plan
-from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
 from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
-from tests.harness import (
-    REPO,
-    as_the_cli_shows,
-    cli_accepts,
-    cli_config_error,
-    project_defaults,
-    pulumi_project,
-    raw_config,
-)
+from harness.config import REPO, cli_accepts, cli_config_error, project_defaults, pulumi_project, raw_config
+from harness.program import as_the_cli_shows
 
 README = (REPO / "README.md").read_text()
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
-from tests.harness import FAKE_BIN, REPO, closed_loopback_url, serve_directory
+from components.checks.host import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
+from harness.config import REPO
+from harness.servers import closed_loopback_url, serve_directory
+from harness.world import FAKE_BIN
 
 FETCH_TOOLS = REPO / "tools" / "fetch-tools.sh"
 # What the script fetches (components/tool-versions.env, which it reads too).

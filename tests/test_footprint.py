@@ -17,7 +17,7 @@ from components.footprint import (
 )
 from components.plan import Requests, release_plan
 from components.settings import ISTIO_PROFILES
-from tests.harness import settings_for
+from harness.config import settings_for
 
 
 @pytest.mark.parametrize("istio_profile", ISTIO_PROFILES)

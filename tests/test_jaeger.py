@@ -12,8 +12,10 @@ import yaml
 from components.jaeger import JAEGER_IMAGE, JAEGER_LABELS, JAEGER_SERVICES
 from components.plan import JAEGER_PATH, release_plan
 from components.settings import ISTIO_PROFILES
+from harness.config import settings_for
+from harness.program import ProgramRun
+from harness.world import ISTIO_ADDONS_DATA, upstream
 from tests.conftest import SharedRun
-from tests.harness import ISTIO_ADDONS_DATA, ProgramRun, settings_for, upstream
 from tests.upstream import render
 
 ISTIO_JAEGER = f"{ISTIO_ADDONS_DATA}/samples-addons/jaeger.yaml"

@@ -12,7 +12,9 @@ import yaml
 from pulumi_command.local import Logging
 
 from components.shell import script
-from tests.harness import ProgramFailedError, ProgramRun, fake_environment, fake_state, run_program, run_shell
+from harness.kinds import COMMAND, PROVIDER
+from harness.program import ProgramFailedError, ProgramRun, run_program
+from harness.world import fake_environment, fake_state, run_shell
 
 
 def comparable(run: ProgramRun) -> dict[tuple[str, str], dict]:
@@ -37,15 +39,15 @@ def test_a_stopped_cluster_is_started_again_and_reached_on_its_new_port(tmp_path
     run_shell("minikube stop -p local-mesh-dev", fake_environment(tmp_path))
     second = run_program("dev", tmp_path, machine={"FAKE_MINIKUBE_NEXT_PORT": "32771"}, after=first)
     assert second.outputs["ingressIp"] == first.outputs["ingressIp"]
-    provider = second.find("pulumi:providers:kubernetes", "minikube").inputs
+    provider = second.find(PROVIDER, "minikube").inputs
     assert yaml.safe_load(provider["kubeconfig"])["clusters"][0]["cluster"]["server"] == "https://192.168.49.2:32771"
     # The cluster's identity is unchanged, so no Kubernetes resource is replaced.
-    before_provider = first.find("pulumi:providers:kubernetes", "minikube").inputs
+    before_provider = first.find(PROVIDER, "minikube").inputs
     assert provider["clusterIdentifier"] == before_provider["clusterIdentifier"]
     before, now = comparable(first), comparable(second)
     assert before.keys() == now.keys()
     changed = sorted(key for key in before if before[key] != now[key])
-    assert changed == [("command:local:Command", "metallb-webhook-ready"), ("pulumi:providers:kubernetes", "minikube")]
+    assert changed == [(COMMAND, "metallb-webhook-ready"), (PROVIDER, "minikube")]
 
 
 def test_a_cluster_deleted_by_hand_stops_the_run_with_the_way_out(tmp_path: Path) -> None:
@@ -59,7 +61,7 @@ def test_a_cluster_deleted_by_hand_stops_the_run_with_the_way_out(tmp_path: Path
 def test_resizing_recreates_the_cluster(tmp_path: Path, key: str, value: object) -> None:
     first = run_program("dev", tmp_path)
     second = run_program("dev", tmp_path, {key: value}, after=first)
-    before, after = (run.find("command:local:Command", "minikube").inputs for run in (first, second))
+    before, after = (run.find(COMMAND, "minikube").inputs for run in (first, second))
     # A changed trigger makes Pulumi replace the Command, deleting first:
     # preview shows the cluster as replaced, never silently kept at its old size.
     assert before["triggers"] != after["triggers"]

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.config import REPO
+from harness.world import FAKE_BIN, fake_environment, fake_state
 from tests.fakes.passphrase import opens
-from tests.harness import FAKE_BIN, REPO, fake_environment, fake_state
 
 
 def project_files() -> list[str]:

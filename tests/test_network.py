@@ -26,7 +26,8 @@ from components.network import (
     resolve_network_pool,
 )
 from components.settings import Settings, address_pool_on_node, parse_settings
-from tests.harness import ProgramFailedError, raw_config, run_program
+from harness.config import raw_config
+from harness.program import ProgramFailedError, run_program
 
 
 @pytest.mark.parametrize(

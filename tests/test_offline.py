@@ -23,8 +23,9 @@ import pytest
 from components.plan import ISTIO_NAMESPACE, METALLB_NAMESPACE, Plan, release_plan
 from components.sample import SAMPLE_NAMESPACE
 from components.settings import ISTIO_PROFILES, OBSERVABILITY_LEVELS
+from harness.config import EVERY_COMBINATION, settings_for
+from harness.program import ProgramRun
 from tests.conftest import SharedRun
-from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 from tests.upstream import Object, render
 
 EVERY_STACK = [

@@ -19,16 +19,10 @@ from components.shell import (
     preview_environment,
     script,
 )
-from tests.harness import (
-    ProgramFailedError,
-    ProgramRun,
-    fake_environment,
-    fake_state,
-    owner_of,
-    run_program,
-    run_shell,
-)
-from tests.harness import raw_config as raw
+from harness.config import raw_config as raw
+from harness.kinds import COMMAND
+from harness.program import ProgramFailedError, ProgramRun, owner_of, run_program
+from harness.world import fake_environment, fake_state, run_shell
 
 
 @pytest.fixture
@@ -221,7 +215,7 @@ def test_a_preview_leaves_a_stopped_profile_stopped_and_says_up_starts_it(machin
 
 
 def minikube_command(run: ProgramRun) -> dict:
-    return run.find("command:local:Command", "minikube").inputs
+    return run.find(COMMAND, "minikube").inputs
 
 
 def destroy(run: ProgramRun, machine: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -13,43 +13,27 @@ from unittest import mock
 import pytest
 import yaml
 
-from components.footprint import cluster_requests, upgrade_surge
-from components.network import DockerNetwork, HostNetworks
-from components.plan import Requests, release_plan
-from components.preflight import (
-    ChartSource,
+from components.checks.charts import ChartSource, chart_sources, index_problems, published_chart_problems
+from components.checks.cluster import (
     ClusterFacts,
-    HostFacts,
     NodeFacts,
-    PreflightError,
-    chart_sources,
     cluster_problems,
-    find_problems,
     gather_cluster_facts,
-    gather_facts,
     gather_host_networks,
-    index_problems,
-    parse_version,
     pod_requests,
     pool_note,
-    published_chart_problems,
 )
-from components.settings import ISTIO_PROFILES, Settings, parse_settings
+from components.checks.host import HostFacts, find_problems, gather_facts, parse_version
+from components.checks.preflight import PreflightError
+from components.footprint import cluster_requests, upgrade_surge
+from components.network import DockerNetwork, HostNetworks
+from components.plan import METALLB_REPOSITORY, Requests, release_plan
+from components.settings import ISTIO_PROFILES, Settings
+from harness.config import settings
+from harness.program import ProgramFailedError, as_the_cli_shows, run_program
+from harness.servers import closed_loopback_url, serve_directory
+from harness.world import add_existing_cluster, fake_environment, fake_state, helm_index, node_object, pod_object
 from tests.conftest import SharedRun
-from tests.harness import (
-    ProgramFailedError,
-    add_existing_cluster,
-    as_the_cli_shows,
-    closed_loopback_url,
-    fake_environment,
-    fake_state,
-    helm_index,
-    node_object,
-    pod_object,
-    run_program,
-    serve_directory,
-)
-from tests.harness import raw_config as raw
 
 GOOD = HostFacts(
     tool_versions={"pulumi": "v3.272.0", "minikube": "v1.38.1", "kubectl": "v1.35.0", "docker": "28.2.2"},
@@ -57,10 +41,6 @@ GOOD = HostFacts(
     memory_mb=16384,
     cpus=8,
 )
-
-
-def settings(**overrides: str) -> Settings:
-    return parse_settings(raw(**overrides), "dev")
 
 
 def host_problems(stack: Settings, facts: HostFacts) -> tuple[list[str], list[str]]:
@@ -445,14 +425,14 @@ def test_an_unreachable_repository_is_one_line_with_the_url_and_why() -> None:
 
 
 def test_an_unpublished_version_stops_the_program_before_anything_is_registered(tmp_path: Path) -> None:
-    # The stand-in repositories publish the versions Pulumi.yaml pins (tests/harness.py).
+    # The stand-in repositories publish the versions Pulumi.yaml pins (harness/world.py).
     with pytest.raises(ProgramFailedError) as failure:
         run_program("dev", tmp_path, {"metallbVersion": "0.16.7"})
     assert isinstance(failure.value.cause, PreflightError)
     assert failure.value.registrations == []
     (problem,) = str(failure.value).splitlines()[1:]
     assert problem.startswith(
-        "  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in http://127.0.0.1:"
+        f"  - local-mesh:metallbVersion = '0.16.7' is not published for metallb in {METALLB_REPOSITORY}/index.yaml: "
     )
     assert problem.endswith("the newest 0.16.x releases there are 0.16.1")
 

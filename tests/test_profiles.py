@@ -13,8 +13,10 @@ from components.footprint import (
 )
 from components.plan import GATEWAY_API_CRDS_URL, LEAN, release_plan
 from components.settings import ISTIO_PROFILES
+from harness.config import EVERY_COMBINATION, settings_for
+from harness.kinds import COMMAND
+from harness.program import ProgramRun
 from tests.conftest import SharedRun
-from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 
 MESH_RELEASES = {
     "demo": ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"],
@@ -103,7 +105,7 @@ def test_ambient_installs_gateway_api_crds_before_istiod(ambient: ProgramRun) ->
 def test_ambient_crds_children_are_deleted_with_the_cluster(ambient: ProgramRun) -> None:
     run = ambient
     (crds,) = run.of_type("kubernetes:yaml/v2:ConfigFile")
-    (cluster,) = [r for r in run.of_type("command:local:Command") if r.name == "minikube"]
+    (cluster,) = [r for r in run.of_type(COMMAND) if r.name == "minikube"]
     assert crds.deleted_with == cluster.urn
     (transform,) = run.mocks.transforms["gateway-api-crds"]
     # What the engine does for each CRD the provider creates inside the ConfigFile.

@@ -21,14 +21,13 @@ from components.plan import (
     PROMETHEUS_REPOSITORY,
     PROMETHEUS_VERSION,
 )
+from harness.config import project_defaults, pulumi_project
+from harness.kinds import COMMAND, PROVIDER, RELEASE
+from harness.program import ProgramFailedError, ProgramRun, Registration, run_program
 from tests.conftest import SharedRun
-from tests.harness import ProgramFailedError, ProgramRun, Registration, project_defaults, pulumi_project, run_program
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
 MESH_RELEASES = ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
 DASHBOARD_RELEASES = ["grafana", "kiali", "prometheus"]
-COMMAND = "command:local:Command"
-PROVIDER = "pulumi:providers:kubernetes"
 
 
 @pytest.fixture

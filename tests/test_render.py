@@ -39,7 +39,8 @@ from components.plan import (
 )
 from components.sample import HTTPBIN_LABELS, sample_namespace_labels
 from components.settings import CNI_PLATFORMS
-from tests.harness import EVERY_COMBINATION, ISTIO_ADDONS_DATA, settings_for, upstream
+from harness.config import EVERY_COMBINATION, settings_for
+from harness.world import ISTIO_ADDONS_DATA, upstream
 from tests.upstream import Object, comparable, leaf_paths, render, schema_problems, without_value
 
 IDS = [f"{profile}-{resources}" for profile, resources in EVERY_COMBINATION]

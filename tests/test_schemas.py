@@ -16,13 +16,15 @@ from components.metallb import address_pool_manifest
 from components.network import parse_address_pool
 from components.plan import release_plan
 from components.settings import ISTIO_PROFILES
+from harness.config import EVERY_COMBINATION, settings_for
+from harness.kinds import PROVIDER, RELEASE
+from harness.program import ProgramRun
 from tests.conftest import SharedRun
-from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 from tests.upstream import Object, render, schema_problems
 
 # What the program registers that is not an object of its own: Helm renders
 # the releases (checked below), the provider fetches the Gateway API CRDs.
-NOT_AN_OBJECT = ("kubernetes:helm.sh/v3:Release", "kubernetes:yaml/v2:ConfigFile", "pulumi:providers:kubernetes")
+NOT_AN_OBJECT = (RELEASE, "kubernetes:yaml/v2:ConfigFile", PROVIDER)
 
 
 @pytest.mark.parametrize(("istio_profile", "resources"), EVERY_COMBINATION)

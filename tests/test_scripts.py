@@ -22,17 +22,17 @@ from components.shell import (
     preview_environment,
     script,
 )
-from tests.harness import (
+from harness.config import raw_config as raw
+from harness.program import owner_of
+from harness.world import (
     FAKE_BIN,
     add_existing_cluster,
     fake_environment,
     fake_state,
     node_object,
-    owner_of,
     run_shell,
     set_fake_profile,
 )
-from tests.harness import raw_config as raw
 
 
 @pytest.fixture

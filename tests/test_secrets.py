@@ -9,7 +9,8 @@ import pytest
 
 from components.cluster import secrets_left_unprotected
 from components.settings import ConfigError
-from tests.harness import ProgramFailedError, add_existing_cluster, run_program
+from harness.program import ProgramFailedError, run_program
+from harness.world import add_existing_cluster
 
 SALTED = "encryptionsalt: v1:AAAAAAAAAAA=:v1:AAAAAAAAAAAAAAAA:AAAA\nconfig: {}\n"
 

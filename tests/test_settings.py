@@ -19,16 +19,10 @@ from components.settings import (
     parse_memory_mb,
     parse_settings,
 )
-from tests.harness import (
-    CliRefusedError,
-    ProgramFailedError,
-    add_existing_cluster,
-    as_the_cli_shows,
-    project_defaults,
-    pulumi_project,
-    run_program,
-)
-from tests.harness import raw_config as raw
+from harness.config import CliRefusedError, project_defaults, pulumi_project
+from harness.config import raw_config as raw
+from harness.program import ProgramFailedError, as_the_cli_shows, run_program
+from harness.world import add_existing_cluster
 
 
 def test_pulumi_yaml_defaults_give_a_laptop_sized_cluster() -> None:

@@ -7,7 +7,7 @@ import yaml
 
 from components.settings import parse_settings
 from components.shell import cluster_environment, parse_cluster_access, recreate_triggers
-from tests.harness import raw_config as raw
+from harness.config import raw_config as raw
 
 KUBECONFIG = yaml.safe_dump(
     {

@@ -20,15 +20,8 @@ from components.plan import (
     PROMETHEUS_REPOSITORY,
 )
 from components.shell import SCRIPTS
-from tests.harness import (
-    ADDONS_DATA,
-    GATEWAY_API_DATA,
-    ISTIO_DATA,
-    METALLB_DATA,
-    MINIKUBE_DATA,
-    project_defaults,
-    upstream,
-)
+from harness.config import project_defaults
+from harness.world import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA, upstream
 
 
 def start_flags_used(text: str) -> set[str]:

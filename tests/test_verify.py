@@ -32,16 +32,11 @@ from components.shell import (
     preview_environment,
     script,
 )
-from tests.harness import (
-    REPO,
-    closed_loopback_url,
-    fake_environment,
-    owner_of,
-    run_shell,
-    serve_loopback,
-    set_fake_profile,
-)
-from tests.harness import raw_config as raw
+from harness.config import REPO
+from harness.config import raw_config as raw
+from harness.program import owner_of
+from harness.servers import closed_loopback_url, serve_loopback
+from harness.world import fake_environment, run_shell, set_fake_profile
 from tools import verify
 
 NATIVE_SIDECAR_POD = {

@@ -18,7 +18,7 @@ import kubernetes_validate
 import yaml
 
 from components.plan import GRAFANA_VERSION, KIALI_VERSION, PROMETHEUS_VERSION, ChartRelease
-from tests.harness import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, upstream
+from harness.world import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, upstream
 
 # The Kubernetes version objects are validated for: minikube 1.38.1's default,
 # inside Istio 1.31's support range (1.32 to 1.36).

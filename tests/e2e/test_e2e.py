@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 
 from components.network import parse_address_pool
+from harness.config import REPO
+from harness.machine import missing_prerequisite
 from tests.e2e.cleanup import clean_up
-from tests.harness import REPO
 from tools.verify import verify
 
-TOOLS = ("docker", "minikube", "kubectl", "pulumi")
 EXISTING_CONTEXT = "LOCAL_MESH_E2E_CONTEXT"
 EXISTING_LOAD_BALANCER = "LOCAL_MESH_E2E_LOAD_BALANCER"
 # How long verify waits for the mesh's pods: after `minikube stop` nothing in
@@ -59,16 +59,6 @@ MINIKUBE_STOPPED = 7
 
 def minikube_status(profile: str) -> int:
     return subprocess.run(["minikube", "status", "-p", profile, "-o", "json"], capture_output=True).returncode
-
-
-def missing_prerequisite() -> str | None:
-    for tool in TOOLS:
-        if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
-    daemon = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
-    if daemon.returncode != 0:
-        return "the Docker daemon does not answer `docker info`"
-    return None
 
 
 @pytest.fixture(scope="module")

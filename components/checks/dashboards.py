@@ -16,16 +16,13 @@ at every pod start, which is what this replaces.)
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 
 import pulumi
 import yaml
 
+from components.checks import download
 from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS, Plan
-from components.preflight import TEST_CHART_MIRROR, mirror_path
 from components.settings import PROJECT
 
 ISTIO_GRAFANA_SAMPLE = "https://raw.githubusercontent.com/istio/istio/{version}/samples/addons/grafana.yaml"
@@ -45,9 +42,7 @@ class DashboardsUnavailableError(pulumi.RunError):
 
 def dashboards_url(istio_version: str) -> str:
     """Where Istio publishes the dashboards of this release (its git tag is the version)."""
-    url = ISTIO_GRAFANA_SAMPLE.format(version=istio_version)
-    mirror = os.environ.get(TEST_CHART_MIRROR)
-    return f"{mirror.rstrip('/')}/{mirror_path(url)}" if mirror else url
+    return ISTIO_GRAFANA_SAMPLE.format(version=istio_version)
 
 
 def _unavailable(istio_version: str, url: str, reason: str) -> DashboardsUnavailableError:
@@ -81,25 +76,13 @@ def dashboard_configmaps(manifest: str, istio_version: str, url: str) -> Dashboa
 
 
 def read_istio_dashboards(istio_version: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> Dashboards:
-    """Download Istio's dashboards once, on the host. The opener is built per
-    call so it reads the proxy variables (http_proxy, https_proxy, no_proxy)
-    of this process (urllib.request.ProxyHandler, getproxies)."""
+    """Download Istio's dashboards once, on the host, through the one download
+    door (components/checks/download.py: the proxy of the environment, a time limit)."""
     url = dashboards_url(istio_version)
-    opener = urllib.request.build_opener()
     try:
-        with opener.open(url, timeout=timeout) as response:
-            manifest = response.read().decode("utf-8")
-    except urllib.error.HTTPError as problem:
-        raise _unavailable(istio_version, url, f"HTTP {problem.code} {problem.reason}") from None
-    except urllib.error.URLError as problem:
-        reason = problem.reason
-        if isinstance(reason, TimeoutError):
-            reason = f"no answer within {timeout:g} s"
-        raise _unavailable(istio_version, url, str(reason)) from None
-    except TimeoutError:
-        raise _unavailable(istio_version, url, f"no answer within {timeout:g} s") from None
-    except UnicodeDecodeError:
-        raise _unavailable(istio_version, url, "the answer is not UTF-8 text") from None
+        manifest = download.download_text(url, timeout)
+    except download.DownloadError as problem:
+        raise _unavailable(istio_version, url, str(problem)) from None
     return dashboard_configmaps(manifest, istio_version, url)
 
 

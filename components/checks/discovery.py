@@ -13,16 +13,14 @@ also when `preflight` is false. The pure parts (`recognise_node`,
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 
+from components.checks.process import ProcessError, run_process
 from components.plan import GATEWAY_API_VERSION, ISTIO_NAMESPACE, NOTHING_INSTALLED, ClusterState
 from components.settings import CNI_PLATFORMS, PROJECT, Settings
-
-KUBECTL_TIMEOUT_SECONDS = 30
 
 # The CRDs of the Gateway API release local-mesh installs (v1.6.0, standard
 # channel: config/crd/standard; tests/test_discovery.py holds this list
@@ -157,17 +155,11 @@ def _kubectl_json(context: str, words: Sequence[str]) -> dict[str, Any] | None:
     printGeneric). --request-timeout: a server that does not answer fails in seconds."""
     command = ["kubectl", *words, f"--context={context}", "--output=json", "--request-timeout=10s"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=KUBECTL_TIMEOUT_SECONDS, check=False)
-    except (OSError, subprocess.TimeoutExpired) as problem:
-        reason = (
-            f"no answer within {KUBECTL_TIMEOUT_SECONDS} s"
-            if isinstance(problem, subprocess.TimeoutExpired)
-            else str(problem)
-        )
-        raise DiscoveryError(_unreadable(context, reason)) from None
+        result = run_process(command)
+    except ProcessError as problem:
+        raise DiscoveryError(_unreadable(context, str(problem))) from None
     if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
-        raise DiscoveryError(_unreadable(context, lines[-1] if lines else f"kubectl exited {result.returncode}"))
+        raise DiscoveryError(_unreadable(context, result.complaint))
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 
