@@ -411,12 +411,68 @@ class Registration:
     delete_before_replace: bool
     inputs: dict[str, Any]
     secret_inputs: set[str]
+    # The old URNs the engine would match this resource's state by, besides its URN.
+    aliases: list[str]
+
+
+def _urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A resource's URN: its parent's type chain (none under the stack) and its
+    own type and name (pulumi/pulumi sdk/go/common/resource/urn.go NewURN)."""
+    if not parent or parent.split("::")[2] == "pulumi:pulumi:Stack":
+        return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+    return f"{parent[: parent.rindex('::')]}${type_}::{name}"
+
+
+def _urn_name(urn: str) -> str:
+    return urn[urn.rindex("::") + 2 :]
+
+
+def _urn_type(urn: str) -> str:
+    return urn.split("::")[2].split("$")[-1]
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self._aliases: dict[str, list[str]] = {}
+
+    def _alias_urns(self, request: Any, urn: str) -> list[str]:
+        """The engine's aliases of a resource (pulumi/pulumi pkg/resource/deploy/
+        step_generator.go generateAliases): each alias spec collapsed to a URN
+        (name, type and parent default to the resource's own), then each of
+        those and the resource's own name under each alias of its parent, a
+        name that starts with the parent's name taking the parent alias's name
+        instead (inheritedChildAlias). The engine uses the parent's alias that
+        matched its old state; every alias of the parent is tried here."""
+        stack, project = urn.split("::")[0].split(":")[2], urn.split("::")[1]
+        own: list[str] = []
+        for alias in request.aliases:
+            if alias.urn:
+                own.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            own.append(
+                _urn(
+                    spec.stack or stack,
+                    spec.project or project,
+                    parent,
+                    spec.type or request.type,
+                    spec.name or request.name,
+                )
+            )
+        found = list(dict.fromkeys(own))
+        parent_name = _urn_name(request.parent) if request.parent else ""
+        for parent_alias in self._aliases.get(request.parent, []):
+            for type_, name in [(request.type, request.name), *((_urn_type(u), _urn_name(u)) for u in own)]:
+                if parent_name and name.startswith(parent_name):
+                    name = _urn_name(parent_alias) + name[len(parent_name) :]
+                inherited = _urn(stack, project, parent_alias, type_, name)
+                if inherited not in found:
+                    found.append(inherited)
+        self._aliases[urn] = found
+        return found
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
         response = super().RegisterResource(request)
@@ -435,6 +491,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     inputs=unwrap_secrets(rpc.deserialize_properties(request.object))[0],
                     secret_inputs=secret_paths(rpc.deserialize_properties(request.object)),
+                    aliases=self._alias_urns(request, response.urn),
                 )
             )
         return response

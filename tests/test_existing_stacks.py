@@ -1,0 +1,67 @@
+"""`pulumi up` on a stack made before the code moved around replaces nothing.
+
+tests/data/pre-restructure-urns.json is the pre-restructure state of real
+stacks: the URN of every resource the program registered under the mocks,
+with a digest of its inputs, for each configuration below, recorded from the
+code as it was before issue 18's restructure (commit 471c651). The engine
+matches a resource to its old state by URN or by one of its aliases; an equal
+URN with equal inputs is no change. So every resource the program registers
+now must have its URN, or an alias, among the old ones, with the same inputs,
+and a configuration must register as many resources as it did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import CLUSTER_LOAD_BALANCER, ProgramRun, add_existing_cluster, run_program
+
+RECORDED = Path(__file__).parent / "data" / "pre-restructure-urns.json"
+# The stand-in minikube stamps the kubeconfig it writes with the time (as minikube does).
+_LAST_UPDATE = re.compile(r"last-update: [^\\n]*UTC")
+
+
+def inputs_digest(inputs: dict[str, Any], machine: Path) -> str:
+    """The inputs as the engine compares them, without what differs between two runs
+    of the same configuration (the stand-in machine's folder, the kubeconfig's time)."""
+    text = json.dumps(inputs, sort_keys=True, default=str).replace(str(machine), "<machine>")
+    return hashlib.sha256(_LAST_UPDATE.sub("last-update: <time>", text).encode()).hexdigest()
+
+
+def first_up(overrides: dict[str, Any], machine: Path) -> ProgramRun:
+    """A first `pulumi up` of the dev stack; an existing cluster is kind's
+    (with MetalLB, or with a load balancer of its own)."""
+    environment: dict[str, str] = {}
+    if overrides.get("cluster") == "existing":
+        add_existing_cluster(machine, "kind-dev")
+        if overrides["loadBalancer"] == "none":
+            environment = {CLUSTER_LOAD_BALANCER: json.dumps([{"ip": "172.18.0.240"}])}
+    return run_program("dev", machine, overrides, machine=environment)
+
+
+def registered(run: ProgramRun, machine: Path) -> dict[str, str]:
+    """Each registered resource's URN and the digest of its inputs."""
+    return {r.urn: inputs_digest(r.inputs, machine) for r in run.registrations}
+
+
+RECORDING: dict[str, Any] = json.loads(RECORDED.read_text())["configurations"]
+
+
+@pytest.mark.parametrize("configuration", sorted(RECORDING))
+def test_a_stack_from_before_the_restructure_replaces_nothing(configuration: str, tmp_path: Path) -> None:
+    before = RECORDING[configuration]
+    machine = tmp_path / "machine"
+    run = first_up(before["config"], machine)
+    old: dict[str, str] = before["resources"]
+    assert len(run.registrations) == len(old)
+    for registration in run.registrations:
+        names = [registration.urn, *registration.aliases]
+        matched = [urn for urn in names if urn in old]
+        assert matched, f"{registration.urn} (aliases {registration.aliases}) is new: up would create it"
+        assert old[matched[0]] == inputs_digest(registration.inputs, machine), f"{matched[0]}'s inputs changed"
