@@ -20,8 +20,10 @@ import yaml
 from pulumi.output import UNKNOWN
 from pulumi_command import local
 
+from components.helm import Steps, install_releases
 from components.network import HostNetworks
-from components.settings import PROJECT, ConfigError, Settings
+from components.plan import ChartRelease, Values
+from components.settings import PROJECT, ClusterSettings, ConfigError
 from components.shell import (
     INTERPRETER,
     ClusterAccess,
@@ -50,10 +52,16 @@ class Cluster(pulumi.ComponentResource):
     # cluster with MetalLB); None on local-mesh's own minikube, whose profile
     # network is its own.
     host_networks: pulumi.Output[HostNetworks | None]
+    # Whether the stack made the cluster (and destroy deletes it whole).
+    owned: bool
     _provider: kubernetes.Provider
 
     def _read_access(
-        self, settings: Settings, script_name: str, environment: Mapping[str, str], after: Sequence[pulumi.Resource]
+        self,
+        settings: ClusterSettings,
+        script_name: str,
+        environment: Mapping[str, str],
+        after: Sequence[pulumi.Resource],
     ) -> None:
         """Run the script that prints the node address and the context's
         kubeconfig. An invoke, not a resource: it runs on every preview and up,
@@ -106,6 +114,20 @@ class Cluster(pulumi.ComponentResource):
         None where Helm is to make it (components/helm.py, install_releases)."""
         return None
 
+    def install(
+        self,
+        parent: pulumi.Resource,
+        releases: Sequence[ChartRelease],
+        after: Steps,
+        values: Mapping[str, pulumi.Input[Values]] | None = None,
+    ) -> dict[str, kubernetes.helm.v3.Release]:
+        """The one door for Helm releases into this cluster: `releases` in plan
+        order under `parent`, each after what its `after` names (an earlier
+        release, or a step of `after`), in the namespace this cluster gives it."""
+        return install_releases(
+            releases, after, lambda before: self.in_cluster(parent, before), self.release_namespace, values
+        )
+
 
 class MinikubeCluster(Cluster):
     """A minikube profile of its own, its node IP and a provider bound to it.
@@ -119,8 +141,9 @@ class MinikubeCluster(Cluster):
     # they go with the profile.
 
     profile: pulumi.Output[str]
+    owned = True
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
         # The stack's own line in its profile's owner mark. PULUMI_BACKEND_URL is
         # the state backend `make` (and the README's exports) point the CLI at.
@@ -239,17 +262,9 @@ class ExistingCluster(Cluster):
     stays off).
     """
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
-        # The state keeps this cluster's credentials (the provider's kubeconfig,
-        # the kubeconfig output): a shared or cloud cluster's must not be
-        # readable by anyone who copies the state file.
-        stack_file = Path(__file__).resolve().parent.parent / f"Pulumi.{pulumi.get_stack()}.yaml"
-        if secrets_left_unprotected(os.environ, stack_file):
-            raise ConfigError(
-                f"{PROJECT}:cluster = 'existing' keeps the credentials of context {settings.kube_context} in the "
-                "stack's state, which an empty passphrase does not protect: set PULUMI_CONFIG_PASSPHRASE (or "
-                "PULUMI_CONFIG_PASSPHRASE_FILE) to a passphrase of your own and use a stack of your own"
-            )
+    owned = False
+
+    def __init__(self, name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
         self._read_access(settings, "existing-cluster-access.sh", existing_access_environment(settings), [])
         self.host_networks = pulumi.Output.from_input(None)
@@ -281,8 +296,21 @@ class ExistingCluster(Cluster):
         return self._namespaces[namespace]
 
 
-def cluster_for(settings: Settings) -> Cluster:
+def refuse_unprotected_credentials(settings: ClusterSettings) -> None:
+    """Before anything is created: the state keeps an existing cluster's
+    credentials (the provider's kubeconfig, the kubeconfig output), and a shared
+    or cloud cluster's must not be readable by anyone who copies the state file."""
+    stack_file = Path(__file__).resolve().parent.parent / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if not settings.on_minikube and secrets_left_unprotected(os.environ, stack_file):
+        raise ConfigError(
+            f"{PROJECT}:cluster = 'existing' keeps the credentials of context {settings.kube_context} in the "
+            "stack's state, which an empty passphrase does not protect: set PULUMI_CONFIG_PASSPHRASE (or "
+            "PULUMI_CONFIG_PASSPHRASE_FILE) to a passphrase of your own and use a stack of your own"
+        )
+
+
+def cluster_for(name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> Cluster:
     """The cluster these settings name."""
     if settings.on_minikube:
-        return MinikubeCluster("cluster", settings)
-    return ExistingCluster("cluster", settings)
+        return MinikubeCluster(name, settings, opts)
+    return ExistingCluster(name, settings, opts)

@@ -28,7 +28,7 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     """Each pod local-mesh installs (one replica of each), with its requests."""
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
-        found.update(sample_pods(settings, plan))
+        found.update(sample_pods(settings.resources, plan))
     found.update(jaeger_pods(settings))
     return found
 

@@ -10,7 +10,7 @@ import pulumi_kubernetes as kubernetes
 
 from components.checks.discovery import GATEWAY_API_RECEIPT
 from components.cluster import Cluster
-from components.helm import Steps, install_releases
+from components.helm import Steps
 from components.plan import (
     GATEWAY_API_CRDS,
     GATEWAY_API_CRDS_URL,
@@ -19,7 +19,6 @@ from components.plan import (
     ISTIO_NAMESPACE,
     Plan,
 )
-from components.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def peer_authentication_spec() -> dict[str, Any]:
 class Istio(pulumi.ComponentResource):
     """The plan's Istio releases in its order (ambient: base -> Gateway API
     CRDs -> istiod -> istio-cni -> ztunnel -> gateway, Istio's ambient install
-    order). `waits_for` gives the steps outside Istio that a release waits for
+    order). `after` gives the steps outside Istio that a release waits for
     (MetalLB's pool, for the ingress gateway). A workload waits for
     `mesh_ready` to join the mesh as it starts (istiod's injection webhook
     and Istio's CRDs; in ambient, the node agents too)."""
@@ -86,24 +85,22 @@ class Istio(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
         plan: Plan,
+        istio_version: str,
+        mtls: str,
         cluster: Cluster,
-        waits_for: Steps,
+        after: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:istio:Istio", name, None, opts)
-        releases = plan.in_namespace(ISTIO_NAMESPACE)
-        steps = dict(waits_for)
+        steps = dict(after)
         if plan.installs_gateway_api_crds:
-            steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(settings, cluster)]
-        installed = install_releases(
-            releases, steps, lambda before: cluster.in_cluster(self, before), cluster.release_namespace
-        )
+            steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(cluster)]
+        installed = cluster.install(self, plan.in_namespace(ISTIO_NAMESPACE), steps)
         # istiod: its webhooks validate Istio's objects and inject sidecars.
         self.control_plane = installed["istiod"]
         self.mesh_ready = installed[plan.mesh_ready]
-        if settings.mtls == "strict":
+        if mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.
             kubernetes.apiextensions.CustomResource(
                 "mesh-mtls",
@@ -137,13 +134,13 @@ class Istio(pulumi.ComponentResource):
         self.ingress_ip = address.apply(lambda a: a.ip)
         self.ingress_host = address.apply(lambda a: a.hostname)
         self.ingress_address = address.apply(lambda a: a.host)
-        self.istio_version = pulumi.Output.from_input(settings.istio_version)
+        self.istio_version = pulumi.Output.from_input(istio_version)
 
         self.register_outputs(
             {"ingressIp": self.ingress_ip, "ingressHost": self.ingress_host, "istioVersion": self.istio_version}
         )
 
-    def _gateway_api_crds(self, settings: Settings, cluster: Cluster) -> pulumi.Resource:
+    def _gateway_api_crds(self, cluster: Cluster) -> pulumi.Resource:
         """The Gateway API CRDs of the release this Istio builds against, fetched
         during up (pre-flight checks the URL). On local-mesh's own minikube they
         go with the cluster. On a cluster that is not local-mesh's (which had
@@ -152,7 +149,7 @@ class Istio(pulumi.ComponentResource):
         each object the ConfigFile creates), and a receipt in istio-system,
         made first and deleted on destroy, tells the next preview that this
         stack holds them."""
-        if settings.on_minikube:
+        if cluster.owned:
             return kubernetes.yaml.v2.ConfigFile(
                 GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
             )

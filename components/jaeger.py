@@ -21,7 +21,7 @@ from components.plan import (
     Requests,
     requests_of,
 )
-from components.settings import Settings
+from components.settings import MeshSettings
 
 # The image Istio 1.31 pins (samples/addons/jaeger.yaml).
 JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.17.0"
@@ -43,7 +43,7 @@ def jaeger_resources(resources: str) -> dict[str, Any]:
     return LEAN_JAEGER if resources == "lean" else JAEGER_DEFAULT
 
 
-def jaeger_pods(settings: Settings) -> dict[str, Requests]:
+def jaeger_pods(settings: MeshSettings) -> dict[str, Requests]:
     """The Jaeger pod, when `observability` installs it."""
     if settings.observability != "full":
         return {}
@@ -118,7 +118,7 @@ def telemetry_spec(istio_profile: str) -> dict[str, Any]:
     }
 
 
-def install_jaeger(settings: Settings, in_cluster: pulumi.ResourceOptions) -> None:
+def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -> None:
     """Jaeger's objects, each with `in_cluster` (parent, provider, deleted with the cluster, what it waits for)."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:

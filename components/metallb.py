@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -10,10 +11,9 @@ import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
 from components.cluster import Cluster
-from components.helm import install_releases
 from components.network import AddressRange
-from components.plan import METALLB_NAMESPACE, Plan
-from components.settings import Settings, address_pool_on_node
+from components.plan import METALLB_NAMESPACE, ChartRelease
+from components.settings import ClusterSettings, address_pool_on_node
 from components.shell import INTERPRETER, script, webhook_gate_environment
 
 ADDRESS_POOL_NAME = "local-mesh"
@@ -49,11 +49,12 @@ class MetalLB(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
-        plan: Plan,
+        settings: ClusterSettings,
+        releases: Sequence[ChartRelease],
         cluster: Cluster,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`settings`: where the address pool comes from; `releases`: MetalLB's chart."""
         super().__init__("local-mesh:metallb:MetalLB", name, None, opts)
 
         pool: pulumi.Output[AddressRange] = pulumi.Output.all(cluster.node_ip, cluster.host_networks).apply(
@@ -61,12 +62,7 @@ class MetalLB(pulumi.ComponentResource):
         )
         self.address_pool = pool.apply(str)
 
-        releases = install_releases(
-            plan.in_namespace(METALLB_NAMESPACE),
-            {},
-            lambda before: cluster.in_cluster(self, before),
-            cluster.release_namespace,
-        )
+        installed = cluster.install(self, releases, {})
 
         # The pool waits until MetalLB's webhook admits a dry run of it
         # (why: metallb-webhook-ready.sh), so a first `pulumi up` needs no retry.
@@ -77,7 +73,7 @@ class MetalLB(pulumi.ComponentResource):
             environment=webhook_gate_environment(
                 cluster.kubeconfig, pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True))
             ),
-            opts=cluster.with_cluster(self, list(releases.values())),
+            opts=cluster.with_cluster(self, list(installed.values())),
         )
 
         after_webhook = cluster.in_cluster(self, [webhook_ready])

@@ -12,7 +12,6 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster
-from components.helm import install_releases
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
 from components.network import parse_address_pool
@@ -30,7 +29,7 @@ from components.plan import (
     Values,
     kiali_values_with_grafana_links,
 )
-from components.settings import Settings
+from components.settings import MeshSettings
 
 # The read-only endpoints of Prometheus's HTTP API that take POST as well as
 # GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
@@ -57,7 +56,7 @@ def metallb_first_address(pool: str) -> str:
     return str(parse_address_pool(pool).first)
 
 
-def installed_dashboards(plan: Plan, settings: Settings) -> list[str]:
+def installed_dashboards(plan: Plan, settings: MeshSettings) -> list[str]:
     """The stack outputs of the dashboards this stack installs."""
     services = {release.name for release in plan.addons()}
     if settings.observability == "full":
@@ -109,15 +108,16 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
 
 class Observability(pulumi.ComponentResource):
     """Installs the plan's addon releases (and Jaeger) after `control_plane`
-    (istiod), and routes each dashboard's path on the ingress to it."""
+    (istiod), and, with `routes`, routes each dashboard's path on the ingress to it."""
 
     urls: dict[str, pulumi.Output[str]]
 
     def __init__(
         self,
         name: str,
-        settings: Settings,
+        settings: MeshSettings,
         plan: Plan,
+        routes: bool,
         cluster: Cluster,
         control_plane: pulumi.Resource,
         ingress_address: pulumi.Output[str],
@@ -143,17 +143,13 @@ class Observability(pulumi.ComponentResource):
             values["kiali"] = address_pool.apply(
                 lambda pool: kiali_values_with_grafana_links(kiali, metallb_first_address(pool))
             )
-        install_releases(
-            plan.addons(),
-            {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps},
-            lambda before: cluster.in_cluster(self, before),
-            cluster.release_namespace,
-            values,
+        cluster.install(
+            self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if settings.observability == "full":
             install_jaeger(settings, cluster.in_cluster(self, [control_plane]))
         self.urls: dict[str, pulumi.Output[str]] = {}
-        if not settings.routes_dashboards:
+        if not routes:
             self.register_outputs({})
             return
         outputs = installed_dashboards(plan, settings)

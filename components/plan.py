@@ -68,7 +68,7 @@ JAEGER_EXTENSION_PROVIDER = {
 # Jaeger's query service (components/jaeger.py) under its base path.
 JAEGER_QUERY_URL = f"http://tracing.istio-system:80{JAEGER_PATH}"
 # Istio's dashboards, in the ConfigMaps its samples/addons/grafana.yaml ships them
-# in (components/dashboards.py puts them in the cluster), by the dashboard provider
+# in (components/checks/dashboards.py reads them, observability.py puts them in the cluster), by the dashboard provider
 # that reads each from disk (Istio's values-grafana.yaml, dashboardsConfigMaps).
 GRAFANA_DASHBOARD_CONFIGMAPS = {
     "istio": "istio-grafana-dashboards",
@@ -169,7 +169,7 @@ class ChartRelease:
 @dataclass(frozen=True)
 class ClusterState:
     """What the cluster already has that the plan depends on, read through the
-    stack's context before the plan is made (components/discovery.py). The
+    stack's context before the plan is made (components/checks/discovery.py). The
     default is a cluster that reports nothing of it (local-mesh's own minikube)."""
 
     # The istio-cni platform profile its nodes report (CNI_PLATFORMS); None: none recognised.
@@ -600,7 +600,7 @@ def _grafana(settings: Settings, lean: bool) -> ChartRelease:
             }
         },
         # Istio's dashboards from disk, in the ConfigMaps the program creates from
-        # the Istio release this stack runs (components/dashboards.py); the chart
+        # the Istio release this stack runs (components/checks/dashboards.py); the chart
         # mounts each at /var/lib/grafana/dashboards/<provider> (templates/_pod.tpl).
         # Not the chart's `dashboards` value: any entry there adds its
         # download-dashboards init container, which curls at every pod start.
@@ -636,7 +636,7 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
     releases = [_metallb(settings, lean)] if settings.metallb else []
     releases.append(_istio("istio-base", "base", settings, {}, ()))
     # Ambient's istiod waits for the Gateway API CRDs local-mesh installs; a
-    # cluster that has its own keeps them (components/discovery.py).
+    # cluster that has its own keeps them (components/checks/discovery.py).
     installs_crds = ambient and not cluster.gateway_api_crds
     releases.append(_istiod(settings, lean, ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",)))
     mesh_ready = "istiod"

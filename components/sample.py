@@ -11,7 +11,6 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
 from components.plan import IMAGE_PULL_POLICY, Plan, Requests, requests_of
-from components.settings import Settings
 
 # Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
 SAMPLE_NAMESPACE = "sample"
@@ -30,9 +29,9 @@ def httpbin_resources(resources: str) -> dict[str, Any] | None:
     return LEAN_HTTPBIN if resources == "lean" else None
 
 
-def sample_pods(settings: Settings, plan: Plan) -> dict[str, Requests]:
+def sample_pods(resources: str, plan: Plan) -> dict[str, Requests]:
     """httpbin, and the sidecar istiod's injector gives it (none in ambient)."""
-    pods = {"httpbin": requests_of(httpbin_resources(settings.resources))}
+    pods = {"httpbin": requests_of(httpbin_resources(resources))}
     if plan.sidecar is not None:
         pods["httpbin sidecar"] = plan.sidecar
     return pods
@@ -75,20 +74,23 @@ class Sample(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: Settings,
+        resources: str,
         plan: Plan,
         cluster: Cluster,
-        ingress_ip: pulumi.Output[str],
-        waits_for: Sequence[pulumi.Resource],
+        ingress_address: pulumi.Output[str],
+        after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`resources`: the `resources` key (lean or istio); `ingress_address`: the
+        ingress gateway's IP or hostname; `after`: what a workload waits for to
+        join the mesh as it starts (Istio.mesh_ready)."""
         super().__init__("local-mesh:sample:Sample", name, None, opts)
         # After the mesh is ready for workloads (istiod, and so istio-base; in
         # ambient the node agents): a pod created before the injection webhook
         # serves would start without its sidecar, and the Gateway and
         # VirtualService need Istio's CRDs. Not after the ingress gateway: the
         # sample rolls out while the gateway does.
-        in_cluster = cluster.in_cluster(self, waits_for)
+        in_cluster = cluster.in_cluster(self, after)
 
         def meta(name: str, labels: dict[str, str] | None = None) -> kubernetes.meta.v1.ObjectMetaArgs:
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
@@ -98,7 +100,7 @@ class Sample(pulumi.ComponentResource):
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(plan)),
             opts=in_cluster,
         )
-        in_namespace = cluster.in_cluster(self, [*waits_for, namespace])
+        in_namespace = cluster.in_cluster(self, [*after, namespace])
         account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
         kubernetes.core.v1.Service(
             "httpbin",
@@ -129,7 +131,7 @@ class Sample(pulumi.ComponentResource):
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
                                 resources=(
                                     kubernetes.core.v1.ResourceRequirementsArgs(**requests)
-                                    if (requests := httpbin_resources(settings.resources))
+                                    if (requests := httpbin_resources(resources))
                                     else None
                                 ),
                             )
@@ -148,5 +150,5 @@ class Sample(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        self.url = pulumi.Output.concat("http://", ingress_ip, "/status/200")
+        self.url = pulumi.Output.concat("http://", ingress_address, "/status/200")
         self.register_outputs({"sampleUrl": self.url})

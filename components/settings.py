@@ -78,7 +78,7 @@ DASHBOARD_ROUTES = ("auto", "on", "off")
 # Istio 1.31): where that distribution keeps CNI config, binaries and network namespaces.
 CNI_PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
 # auto: local-mesh's own minikube's, or what an existing cluster's nodes report
-# (components/discovery.py); none: the chart's defaults; or one of CNI_PLATFORMS.
+# (components/checks/discovery.py); none: the chart's defaults; or one of CNI_PLATFORMS.
 PLATFORMS = ("auto", "none", *CNI_PLATFORMS)
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
@@ -138,8 +138,10 @@ class ConfigError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    cluster: str
+class ClusterSettings:
+    """What describes the cluster a mesh runs on, and what gives it addresses."""
+
+    cluster: str  # CLUSTER_KINDS
     # The one kube context local-mesh reaches: the minikube profile's, or kubeContext.
     kube_context: str
     load_balancer: str
@@ -152,14 +154,6 @@ class Settings:
     metallb_version: str
     address_pool: AddressRange | None
     address_pool_text: str  # as the user typed it, for messages
-    istio_version: str
-    istio_profile: str
-    resources: str
-    mtls: str
-    sample: bool
-    preflight: bool
-    observability: str
-    dashboard_routes: str
     platform: str
 
     @property
@@ -167,12 +161,32 @@ class Settings:
         return self.cluster == "minikube"
 
     @property
-    def routes_dashboards(self) -> bool:
-        return self.dashboard_routes == "on" or (self.dashboard_routes == "auto" and self.on_minikube)
-
-    @property
     def metallb(self) -> bool:
         return self.load_balancer == "metallb"
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """What describes the mesh, whichever cluster it runs on."""
+
+    istio_version: str
+    istio_profile: str
+    resources: str
+    mtls: str
+    sample: bool
+    observability: str
+    dashboard_routes: str
+
+
+@dataclass(frozen=True)
+class Settings(ClusterSettings, MeshSettings):
+    """The stack's one cluster and its mesh, and whether pre-flight runs."""
+
+    preflight: bool
+
+    @property
+    def routes_dashboards(self) -> bool:
+        return self.dashboard_routes == "on" or (self.dashboard_routes == "auto" and self.on_minikube)
 
 
 class NodeConfigError(pulumi.RunError):
@@ -219,7 +233,7 @@ def _error(key: str, value: object, accepted: str) -> ConfigError:
 
 
 def address_pool_on_node(
-    settings: Settings,
+    settings: ClusterSettings,
     node_ip: str,
     host: HostNetworks | None = None,
     cluster_addresses: Collection[IPv4Address] = (),

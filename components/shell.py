@@ -17,7 +17,7 @@ import pulumi
 import yaml
 
 from components.network import HostNetworks, read_docker_networks
-from components.settings import Settings
+from components.settings import ClusterSettings
 
 SCRIPTS = Path(__file__).parent / "scripts"
 # Commands run their scripts with bash (the scripts use bash features), found on PATH.
@@ -41,7 +41,7 @@ def script(name: str) -> str:
     return "".join(script(line.removeprefix(_INCLUDE).strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
-def cluster_environment(settings: Settings) -> dict[str, str]:
+def cluster_environment(settings: ClusterSettings) -> dict[str, str]:
     """cluster-create.sh and cluster-delete.sh."""
     return {
         "MINIKUBE_PROFILE": settings.profile,
@@ -53,7 +53,7 @@ def cluster_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def access_environment(settings: Settings) -> dict[str, str]:
+def access_environment(settings: ClusterSettings) -> dict[str, str]:
     """cluster-access.sh."""
     return {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
 
@@ -78,7 +78,7 @@ def preview_environment(preview: bool) -> dict[str, str]:
     return {"LOCAL_MESH_PREVIEW": "true" if preview else "false"}
 
 
-def existing_access_environment(settings: Settings) -> dict[str, str]:
+def existing_access_environment(settings: ClusterSettings) -> dict[str, str]:
     """existing-cluster-access.sh."""
     return {"KUBE_CONTEXT": settings.kube_context}
 
@@ -95,7 +95,7 @@ def webhook_gate_environment(
     }
 
 
-def recreate_triggers(settings: Settings) -> list[str]:
+def recreate_triggers(settings: ClusterSettings) -> list[str]:
     """minikube cannot resize or re-version an existing profile, so any change
     here must recreate the cluster (the Command is delete-before-replace)."""
     environment = cluster_environment(settings)

@@ -81,12 +81,79 @@ class Registration:
     delete_before_replace: bool
     inputs: dict[str, Any]
     secret_inputs: set[str]
+    # The URN the engine gives it (the mocks' `urn` names only the parent's own type),
+    # and the old URNs the engine would match its state by besides that one.
+    engine_urn: str
+    aliases: list[str]
+
+
+def _urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A resource's URN as the engine makes it: its parent's whole type chain,
+    none under the stack (pulumi/pulumi pkg/resource/deploy/deployment.go
+    generateURN), then its own type and name (sdk/go/common/resource/urn.go NewURN)."""
+    if not parent or parent.split("::")[2] == "pulumi:pulumi:Stack":
+        return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+    return f"{parent[: parent.rindex('::')]}${type_}::{name}"
+
+
+def _urn_name(urn: str) -> str:
+    return urn[urn.rindex("::") + 2 :]
+
+
+def _urn_type(urn: str) -> str:
+    return urn.split("::")[2].split("$")[-1]
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        # By the mocks' URN: the engine's URN, and the engine's aliases.
+        self._engine_urns: dict[str, str] = {}
+        self._aliases: dict[str, list[str]] = {}
+
+    def _engine_urn(self, request: Any, urn: str) -> str:
+        stack, project = urn.split("::")[0].split(":")[2], urn.split("::")[1]
+        parent = self._engine_urns.get(request.parent, request.parent)
+        self._engine_urns[urn] = _urn(stack, project, parent, request.type, request.name)
+        return self._engine_urns[urn]
+
+    def _alias_urns(self, request: Any, urn: str) -> list[str]:
+        """The engine's aliases of a resource (pulumi/pulumi pkg/resource/deploy/
+        step_generator.go generateAliases): each alias spec collapsed to a URN
+        (name, type and parent default to the resource's own), then each of
+        those and the resource's own name under each alias of its parent, a
+        name that starts with the parent's name taking the parent alias's name
+        instead (inheritedChildAlias). The engine uses the parent's alias that
+        matched its old state; every alias of the parent is tried here."""
+        stack, project = urn.split("::")[0].split(":")[2], urn.split("::")[1]
+        own: list[str] = []
+        for alias in request.aliases:
+            if alias.urn:
+                own.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else self._engine_urns.get(spec.parentUrn or request.parent, request.parent)
+            own.append(
+                _urn(
+                    spec.stack or stack,
+                    spec.project or project,
+                    parent,
+                    spec.type or request.type,
+                    spec.name or request.name,
+                )
+            )
+        found = list(dict.fromkeys(own))
+        parent_name = request.parent and _urn_name(request.parent)
+        for parent_alias in self._aliases.get(request.parent, []):
+            for type_, name in [(request.type, request.name), *((_urn_type(u), _urn_name(u)) for u in own)]:
+                if parent_name and name.startswith(parent_name):
+                    name = _urn_name(parent_alias) + name[len(parent_name) :]
+                inherited = _urn(stack, project, parent_alias, type_, name)
+                if inherited not in found:
+                    found.append(inherited)
+        self._aliases[urn] = found
+        return found
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
         response = super().RegisterResource(request)
@@ -105,6 +172,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     inputs=unwrap_secrets(rpc.deserialize_properties(request.object))[0],
                     secret_inputs=secret_paths(rpc.deserialize_properties(request.object)),
+                    engine_urn=self._engine_urn(request, response.urn),
+                    aliases=self._alias_urns(request, response.urn),
                 )
             )
         return response

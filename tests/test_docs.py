@@ -68,7 +68,7 @@ def test_readme_lists_the_accepted_drivers_and_profiles() -> None:
 
 
 def test_readme_names_every_stack_output() -> None:
-    exported = re.findall(r'pulumi\.export\("(\w+)"', (REPO / "__main__.py").read_text()) + list(DASHBOARDS)
+    exported = re.findall(r'self\.outputs\["(\w+)"\]', (REPO / "components" / "mesh.py").read_text()) + list(DASHBOARDS)
     outputs_line = README.split("Stack outputs:", 1)[1].split("\n\n", 1)[0]
     assert sorted(re.findall(r"`(\w+)`", outputs_line)) == sorted(exported)
 

@@ -202,6 +202,8 @@ def test_pool_waits_for_the_webhook_gate_which_waits_for_metallb(demo: ProgramRu
 def test_components_parent_their_children(demo: ProgramRun) -> None:
     components = {r.name: r for r in demo.registrations if not r.custom}
     assert {name: r.type for name, r in components.items()} == {
+        # One cluster's mesh, named after its kube context, owns the others.
+        "local-mesh-dev": "local-mesh:mesh:LocalMesh",
         "cluster": "local-mesh:cluster:MinikubeCluster",
         "metallb": "local-mesh:metallb:MetalLB",
         "istio": "local-mesh:istio:Istio",
@@ -226,6 +228,10 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
         **{name: "observability" for name in ("jaeger", "tracing", "zipkin", "jaeger-collector", "mesh-tracing")},
         **{configmap: "observability" for configmap in GRAFANA_DASHBOARD_CONFIGMAPS.values()},
     }
+    mesh = components.pop("local-mesh-dev")
+    assert mesh.parent.split("::")[2] == "pulumi:pulumi:Stack"
+    for name, owned in components.items():
+        assert owned.parent == mesh.urn, name
     for resource in demo.registrations:
         if resource.custom:
             component = expected_parent.get(resource.name, "sample" if resource.type != PROVIDER else "cluster")

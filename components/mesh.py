@@ -1,0 +1,94 @@
+"""One cluster's mesh: the cluster, MetalLB, Istio, the dashboards and the sample, in that order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from components.cluster import MinikubeCluster, cluster_for, refuse_unprotected_credentials
+from components.helm import Steps
+from components.istio import Istio
+from components.metallb import MetalLB
+from components.observability import Observability
+from components.plan import LOAD_BALANCER, METALLB_NAMESPACE, Plan
+from components.sample import Sample
+from components.settings import Settings
+
+
+def _moved_here() -> pulumi.ResourceOptions:
+    """Before LocalMesh owned them, the cluster and the components after it
+    were registered at the stack's root: an alias to there keeps their state
+    (and, inherited, their children's), so an existing stack replaces nothing."""
+    return pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+
+
+class LocalMesh(pulumi.ComponentResource):
+    """A cluster (local-mesh's minikube, or one the user has) -> MetalLB (with
+    loadBalancer metallb) -> Istio -> the dashboards `observability` asks for ->
+    the sample. `outputs` are the stack outputs of this cluster's mesh."""
+
+    outputs: dict[str, pulumi.Output[Any]]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        plan: Plan,
+        dashboards: Mapping[str, Mapping[str, str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`plan`: the releases for this cluster; `dashboards`: Istio's Grafana
+        dashboards, read on the host before anything is created."""
+        refuse_unprotected_credentials(settings)
+        super().__init__("local-mesh:mesh:LocalMesh", name, None, opts)
+        child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _moved_here())
+        self.outputs = {}
+        cluster = cluster_for("cluster", settings, child)
+        after: Steps = {}
+        address_pool = None
+        if settings.metallb:
+            metallb = MetalLB("metallb", settings, plan.in_namespace(METALLB_NAMESPACE), cluster, child)
+            after = {LOAD_BALANCER: metallb.ready}
+            address_pool = metallb.address_pool
+            self.outputs["addressPool"] = metallb.address_pool
+        istio = Istio("istio", plan, settings.istio_version, settings.mtls, cluster, after, child)
+        if plan.addons():
+            observability = Observability(
+                "observability",
+                settings,
+                plan,
+                settings.routes_dashboards,
+                cluster,
+                istio.control_plane,
+                istio.ingress_address,
+                dashboards,
+                address_pool,
+                child,
+            )
+            # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
+            self.outputs.update(observability.urls)
+        if settings.sample:
+            sample = Sample(
+                "sample",
+                settings.resources,
+                plan,
+                cluster,
+                istio.ingress_address,
+                after=[istio.mesh_ready],
+                opts=child,
+            )
+            self.outputs["sampleUrl"] = sample.url
+        # An output whose value is None is left out of the stack's outputs
+        # (pulumi/runtime/rpc.py serialize_properties): ingressIp or ingressHost, whichever the Service has.
+        self.outputs["ingressIp"] = istio.ingress_ip
+        self.outputs["ingressHost"] = istio.ingress_host
+        self.outputs["ingressUrl"] = pulumi.Output.concat("http://", istio.ingress_address)
+        if isinstance(cluster, MinikubeCluster):
+            self.outputs["profile"] = cluster.profile
+        self.outputs["nodeIp"] = cluster.node_ip
+        self.outputs["kubeContext"] = cluster.kube_context
+        self.outputs["istioVersion"] = istio.istio_version
+        self.outputs["kubeconfig"] = cluster.kubeconfig
+        self.register_outputs(self.outputs)
