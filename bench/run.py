@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.footprint import total
-from components.plan import INGRESS_RELEASE, release_plan
-from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
+from components.model.footprint import total
+from components.model.parts.istio import INGRESS_RELEASE
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from tests.e2e.test_e2e import missing_prerequisite
 from tests.harness import ProgramRun, Registration, run_program
 from tests.harness import raw_config as raw

@@ -21,9 +21,9 @@ from pulumi.output import UNKNOWN
 from pulumi_command import local
 
 from components.helm import Steps, install_releases
-from components.network import HostNetworks
-from components.plan import ChartRelease, Values
-from components.settings import PROJECT, ClusterSettings, ConfigError
+from components.model.network import HostNetworks
+from components.model.release import ChartRelease, Values
+from components.model.settings import PROJECT, ClusterSettings, ConfigError
 from components.shell import (
     INTERPRETER,
     ClusterAccess,

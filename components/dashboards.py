@@ -24,9 +24,10 @@ from collections.abc import Mapping
 import pulumi
 import yaml
 
-from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS, Plan
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS
+from components.model.plan import Plan
+from components.model.settings import PROJECT
 from components.preflight import TEST_CHART_MIRROR, mirror_path
-from components.settings import PROJECT
 
 ISTIO_GRAFANA_SAMPLE = "https://raw.githubusercontent.com/istio/istio/{version}/samples/addons/grafana.yaml"
 DOWNLOAD_TIMEOUT_SECONDS = 20

@@ -19,8 +19,9 @@ from typing import Any
 
 import pulumi
 
-from components.plan import GATEWAY_API_VERSION, ISTIO_NAMESPACE, NOTHING_INSTALLED, ClusterState
-from components.settings import CNI_PLATFORMS, PROJECT, Settings
+from components.model.parts.istio import GATEWAY_API_VERSION, ISTIO_NAMESPACE
+from components.model.plan import NOTHING_INSTALLED, ClusterState
+from components.model.settings import CNI_PLATFORMS, PROJECT, Settings
 
 KUBECTL_TIMEOUT_SECONDS = 30
 

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 
-from components.plan import ChartRelease
+from components.model.release import ChartRelease
 
 # Image pulls on a laptop's first run are the slow part; Helm's 5-minute
 # default has been too short for istiod on a cold cache.

@@ -11,14 +11,9 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import Cluster
 from components.discovery import GATEWAY_API_RECEIPT
 from components.helm import Steps
-from components.plan import (
-    GATEWAY_API_CRDS,
-    GATEWAY_API_CRDS_URL,
-    GATEWAY_API_VERSION,
-    INGRESS_RELEASE,
-    ISTIO_NAMESPACE,
-    Plan,
-)
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, INGRESS_RELEASE, ISTIO_NAMESPACE
+from components.model.plan import Plan
+from components.model.release import GATEWAY_API_CRDS
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from components.cluster import MinikubeCluster, cluster_for, refuse_unprotected_
 from components.helm import Steps
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.plan import Plan
+from components.model.release import LOAD_BALANCER
+from components.model.settings import Settings
 from components.observability import Observability
-from components.plan import LOAD_BALANCER, METALLB_NAMESPACE, Plan
 from components.sample import Sample
-from components.settings import Settings
 
 
 def _moved_here() -> pulumi.ResourceOptions:

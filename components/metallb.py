@@ -11,9 +11,10 @@ import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
 from components.cluster import Cluster
-from components.network import AddressRange
-from components.plan import METALLB_NAMESPACE, ChartRelease
-from components.settings import ClusterSettings, address_pool_on_node
+from components.model.network import AddressRange
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.release import ChartRelease
+from components.model.settings import ClusterSettings, address_pool_on_node
 from components.shell import INTERPRETER, script, webhook_gate_environment
 
 ADDRESS_POOL_NAME = "local-mesh"

@@ -14,22 +14,15 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
-from components.network import parse_address_pool
-from components.plan import (
-    GRAFANA_DASHBOARDS,
-    GRAFANA_PATH,
-    GRAFANA_PORT,
-    ISTIO_NAMESPACE,
-    JAEGER_PATH,
-    KIALI_PATH,
-    KIALI_PORT,
-    PROMETHEUS_PATH,
-    PROMETHEUS_PORT,
-    Plan,
-    Values,
-    kiali_values_with_grafana_links,
-)
-from components.settings import MeshSettings
+from components.model.network import parse_address_pool
+from components.model.parts.grafana import GRAFANA_PATH, GRAFANA_PORT
+from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.jaeger import JAEGER_PATH
+from components.model.parts.kiali import KIALI_PATH, KIALI_PORT, kiali_values_with_grafana_links
+from components.model.parts.prometheus import PROMETHEUS_PATH, PROMETHEUS_PORT
+from components.model.plan import Plan
+from components.model.release import GRAFANA_DASHBOARDS, Values
+from components.model.settings import MeshSettings
 
 # The read-only endpoints of Prometheus's HTTP API that take POST as well as
 # GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
@@ -56,10 +49,10 @@ def metallb_first_address(pool: str) -> str:
     return str(parse_address_pool(pool).first)
 
 
-def installed_dashboards(plan: Plan, settings: MeshSettings) -> list[str]:
+def installed_dashboards(plan: Plan) -> list[str]:
     """The stack outputs of the dashboards this stack installs."""
     services = {release.name for release in plan.addons()}
-    if settings.observability == "full":
+    if plan.jaeger:
         services.add("tracing")  # Jaeger's UI (components/jaeger.py)
     return [output for output, (service, _, _) in DASHBOARDS.items() if service in services]
 
@@ -91,7 +84,7 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
             )
         elif output == "grafanaUrl":
             # Grafana serves at its root and takes the sub-path for its links
-            # from root_url (components/plan.py): the gateway strips it.
+            # from root_url (components/model/parts/grafana.py): the gateway strips it.
             http.append({"match": [{"uri": {"exact": path}}], "redirect": {"uri": f"{path}/"}})
             http.append(
                 {
@@ -146,13 +139,13 @@ class Observability(pulumi.ComponentResource):
         cluster.install(
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
-        if settings.observability == "full":
+        if plan.jaeger:
             install_jaeger(settings, cluster.in_cluster(self, [control_plane]))
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})
             return
-        outputs = installed_dashboards(plan, settings)
+        outputs = installed_dashboards(plan)
         # After istiod, whose webhook validates it.
         kubernetes.apiextensions.CustomResource(
             "dashboards",

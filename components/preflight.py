@@ -29,20 +29,14 @@ import pulumi
 import yaml
 
 from components.discovery import BUNDLE_VERSION_ANNOTATION
-from components.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
-from components.network import HostNetworks, describe_network_pool, network_holding
-from components.plan import (
-    GATEWAY_API_CRDS_URL,
-    GATEWAY_API_VERSION,
-    ISTIO_NAMESPACE,
-    METALLB_NAMESPACE,
-    NO_REQUESTS,
-    Plan,
-    Requests,
-    release_plan,
-)
-from components.sample import SAMPLE_NAMESPACE
-from components.settings import (
+from components.model.footprint import NODE_OVERHEAD, cluster_requests, node_needs, total, upgrade_surge
+from components.model.network import HostNetworks, describe_network_pool, network_holding
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, ISTIO_NAMESPACE
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.parts.sample import SAMPLE_NAMESPACE
+from components.model.plan import Plan, release_plan
+from components.model.release import NO_REQUESTS, Requests
+from components.model.settings import (
     MIN_CPUS,
     MIN_MEMORY_MB,
     OBSERVABILITY_LEVELS,

@@ -34,19 +34,13 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 from components.dashboards import ISTIO_GRAFANA_SAMPLE
-from components.plan import (
-    GATEWAY_API_CRDS_URL,
-    GRAFANA_REPOSITORY,
-    GRAFANA_VERSION,
-    ISTIO_REPOSITORY,
-    KIALI_REPOSITORY,
-    KIALI_VERSION,
-    METALLB_REPOSITORY,
-    PROMETHEUS_REPOSITORY,
-    PROMETHEUS_VERSION,
-)
+from components.model.parts.grafana import GRAFANA_REPOSITORY, GRAFANA_VERSION
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, ISTIO_REPOSITORY
+from components.model.parts.kiali import KIALI_REPOSITORY, KIALI_VERSION
+from components.model.parts.metallb import METALLB_REPOSITORY
+from components.model.parts.prometheus import PROMETHEUS_REPOSITORY, PROMETHEUS_VERSION
+from components.model.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 from components.preflight import TEST_CHART_MIRROR, mirror_path
-from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 from components.shell import stack_owner
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.network import parse_address_pool
+from components.model.network import parse_address_pool
 from components.shell import script
 from tests.conftest import SharedRun
 from tests.harness import (

@@ -20,7 +20,7 @@ from components.dashboards import (
     dashboard_configmaps,
     read_istio_dashboards,
 )
-from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS
 from components.preflight import TEST_CHART_MIRROR, mirror_path
 from tests.conftest import SharedRun
 from tests.harness import (

@@ -27,9 +27,10 @@ from components.discovery import (
     gateway_api_problems,
     recognise_node,
 )
-from components.plan import GATEWAY_API_CRDS_URL, ClusterState, Plan, release_plan
+from components.model.parts.istio import GATEWAY_API_CRDS_URL
+from components.model.plan import ClusterState, Plan, release_plan
+from components.model.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
 from components.preflight import TEST_CHART_MIRROR, gateway_api_download_problems, mirror_path
-from components.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
 from tests.harness import (
     GATEWAY_API_DATA,
     ISTIO_DATA,

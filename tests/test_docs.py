@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from components.footprint import total
+from components.model.footprint import total
+from components.model.plan import release_plan
+from components.model.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
 from components.observability import DASHBOARDS
-from components.plan import release_plan
 from components.preflight import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
-from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
 from tests.harness import (
     REPO,
     as_the_cli_shows,

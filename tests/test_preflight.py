@@ -13,9 +13,11 @@ from unittest import mock
 import pytest
 import yaml
 
-from components.footprint import cluster_requests, upgrade_surge
-from components.network import DockerNetwork, HostNetworks
-from components.plan import Requests, release_plan
+from components.model.footprint import cluster_requests, upgrade_surge
+from components.model.network import DockerNetwork, HostNetworks
+from components.model.plan import release_plan
+from components.model.release import Requests
+from components.model.settings import ISTIO_PROFILES, Settings, parse_settings
 from components.preflight import (
     ChartSource,
     ClusterFacts,
@@ -34,7 +36,6 @@ from components.preflight import (
     pool_note,
     published_chart_problems,
 )
-from components.settings import ISTIO_PROFILES, Settings, parse_settings
 from tests.conftest import SharedRun
 from tests.harness import (
     ProgramFailedError,

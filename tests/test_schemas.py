@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from components.metallb import address_pool_manifest
-from components.network import parse_address_pool
-from components.plan import release_plan
-from components.settings import ISTIO_PROFILES
+from components.model.network import parse_address_pool
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES
 from tests.conftest import SharedRun
 from tests.harness import EVERY_COMBINATION, ProgramRun, settings_for
 from tests.upstream import Object, render, schema_problems

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.cluster import secrets_left_unprotected
-from components.settings import ConfigError
+from components.model.settings import ConfigError
 from tests.harness import ProgramFailedError, add_existing_cluster, run_program
 
 SALTED = "encryptionsalt: v1:AAAAAAAAAAA=:v1:AAAAAAAAAAAAAAAA:AAAA\nconfig: {}\n"

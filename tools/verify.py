@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from components.sample import SAMPLE_NAMESPACE
+from components.model.parts.sample import SAMPLE_NAMESPACE
 
 TIMEOUT_SECONDS = 10
 # How long the checks wait, by default, for a mesh that answers like one coming

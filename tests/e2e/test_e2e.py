@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from components.network import parse_address_pool
+from components.model.network import parse_address_pool
 from tests.e2e.cleanup import clean_up
 from tests.harness import REPO
 from tools.verify import verify

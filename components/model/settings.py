@@ -20,7 +20,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.network import (
+from components.model.network import (
     DEFAULT_POOL_HOSTS,
     AddressRange,
     HostNetworks,
@@ -35,7 +35,7 @@ from components.network import (
 
 PROJECT = "local-mesh"
 # The project file, where the defaults live.
-PULUMI_YAML = Path(__file__).parent.parent / "Pulumi.yaml"
+PULUMI_YAML = Path(__file__).parents[2] / "Pulumi.yaml"
 
 CONFIG_KEYS = (
     "cluster",
@@ -496,7 +496,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             f"and the address pool starts at .{DEFAULT_POOL_HOSTS[0]})",
         )
     if address_pool is not None and cluster == "minikube":
-        # The profile's network is a /24 of its own (components/network.py); on an
+        # The profile's network is a /24 of its own (components/model/network.py); on an
         # existing cluster the node's docker network (kind: often a /16) decides,
         # once the node is read.
         try:
