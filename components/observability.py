@@ -15,11 +15,11 @@ from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
 from components.model.network import parse_address_pool
-from components.model.parts.grafana import GRAFANA_PATH, GRAFANA_PORT
+from components.model.parts.grafana import GRAFANA_DASHBOARD
 from components.model.parts.istio import ISTIO_NAMESPACE
-from components.model.parts.jaeger import JAEGER_PATH
-from components.model.parts.kiali import KIALI_PATH, KIALI_PORT, kiali_values_with_grafana_links
-from components.model.parts.prometheus import PROMETHEUS_PATH, PROMETHEUS_PORT
+from components.model.parts.jaeger import JAEGER_DASHBOARD
+from components.model.parts.kiali import KIALI_DASHBOARD, kiali_values_with_grafana_links
+from components.model.parts.prometheus import PROMETHEUS_DASHBOARD
 from components.model.plan import Plan
 from components.model.release import GRAFANA_DASHBOARDS, Values
 from components.model.settings import MeshSettings
@@ -30,12 +30,10 @@ from components.model.settings import MeshSettings
 # src/client/prometheus.ts: httpMethod 'POST'); the other pages GET.
 PROMETHEUS_QUERY_POSTS = ("query", "query_range", "query_exemplars", "format_query", "parse_query", "labels", "series")
 
-# Stack output -> (Service in istio-system, its port, path on the ingress), per installed tool.
+# Stack output -> (Service in istio-system, its port, path on the ingress), of every dashboard a plan may route.
 DASHBOARDS: dict[str, tuple[str, int, str]] = {
-    "kialiUrl": ("kiali", KIALI_PORT, KIALI_PATH),
-    "prometheusUrl": ("prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH),
-    "grafanaUrl": ("grafana", GRAFANA_PORT, GRAFANA_PATH),
-    "jaegerUrl": ("tracing", 80, JAEGER_PATH),
+    dashboard.output: (dashboard.service, dashboard.port, dashboard.path)
+    for dashboard in (KIALI_DASHBOARD, PROMETHEUS_DASHBOARD, GRAFANA_DASHBOARD, JAEGER_DASHBOARD)
 }
 
 
@@ -51,10 +49,7 @@ def metallb_first_address(pool: str) -> str:
 
 def installed_dashboards(plan: Plan) -> list[str]:
     """The stack outputs of the dashboards this stack installs."""
-    services = {release.name for release in plan.addons()}
-    if plan.jaeger:
-        services.add("tracing")  # Jaeger's UI (components/jaeger.py)
-    return [output for output, (service, _, _) in DASHBOARDS.items() if service in services]
+    return [dashboard.output for dashboard in plan.dashboards]
 
 
 def _destination(service: str, port: int) -> dict[str, Any]:

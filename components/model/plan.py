@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.model.parts.grafana import grafana_release
+from components.model.parts.grafana import GRAFANA_DASHBOARD, grafana_release
 from components.model.parts.istio import istio_releases
-from components.model.parts.kiali import kiali_links_to_grafana, kiali_release
+from components.model.parts.jaeger import JAEGER_DASHBOARD
+from components.model.parts.kiali import KIALI_DASHBOARD, kiali_links_to_grafana, kiali_release
 from components.model.parts.metallb import metallb_release
-from components.model.parts.prometheus import prometheus_release
-from components.model.release import GATEWAY_API_CRDS, ChartRelease, Requests
+from components.model.parts.prometheus import PROMETHEUS_DASHBOARD, prometheus_release
+from components.model.release import GATEWAY_API_CRDS, ChartRelease, Dashboard, Requests
 from components.model.settings import ClusterSettings, Settings
 
 
@@ -58,6 +59,8 @@ class Plan:
     mesh_ready: str
     # Jaeger (`observability: full`), which is not a chart: components/jaeger.py.
     jaeger: bool
+    # What the ingress may route, of what `observability` installs, in route order.
+    dashboards: tuple[Dashboard, ...]
 
     def release(self, name: str) -> ChartRelease:
         (found,) = [release for release in self.releases if release.name == name]
@@ -96,10 +99,14 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         load_balancer=settings.metallb,
     )
     releases.extend(istio.releases)
+    routed: list[Dashboard] = []
     if dashboards:
         links = kiali_links_to_grafana(full, settings.routes_dashboards, settings.metallb)
         releases.append(kiali_release(full, links, settings.routes_dashboards, settings.profile, lean))
         releases.append(prometheus_release(lean))
+        routed.extend([KIALI_DASHBOARD, PROMETHEUS_DASHBOARD])
     if full:
         releases.append(grafana_release(full, lean))
-    return Plan(tuple(releases), settings.istio_profile == "ambient", istio.sidecar, istio.mesh_ready, full)
+        routed.extend([GRAFANA_DASHBOARD, JAEGER_DASHBOARD])
+    ambient = settings.istio_profile == "ambient"
+    return Plan(tuple(releases), ambient, istio.sidecar, istio.mesh_ready, full, tuple(routed))

@@ -11,6 +11,7 @@ from components.model.release import (
     GRAFANA_DASHBOARDS,
     NO_REQUESTS,
     ChartRelease,
+    Dashboard,
     Pod,
     Values,
     lean_or_chart,
@@ -24,6 +25,7 @@ GRAFANA_REPOSITORY = "https://grafana-community.github.io/helm-charts"
 GRAFANA_VERSION = "9.2.2"
 GRAFANA_PORT = 3000
 GRAFANA_PATH = "/grafana"
+GRAFANA_DASHBOARD = Dashboard("grafanaUrl", "grafana", GRAFANA_PORT, GRAFANA_PATH)
 # Istio's dashboards, in the ConfigMaps its samples/addons/grafana.yaml ships them
 # in (components/dashboards.py puts them in the cluster), by the dashboard provider
 # that reads each from disk (Istio's values-grafana.yaml, dashboardsConfigMaps).

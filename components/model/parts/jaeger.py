@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model.release import Requests, requests_of
+from components.model.release import Dashboard, Requests, requests_of
 
 JAEGER_PATH = "/jaeger"
 # Istio's tracing provider for Jaeger, as Istio's demo profile declares it
 # (istiod files/profile-demo.yaml, meshConfig.extensionProviders): OpenTelemetry
-# over gRPC to Jaeger's collector .
+# over gRPC to Jaeger's collector.
 TRACING_PROVIDER = "jaeger"
 JAEGER_COLLECTOR = "jaeger-collector"
 OTLP_GRPC_PORT = 4317
@@ -20,8 +20,6 @@ JAEGER_EXTENSION_PROVIDER = {
     "name": TRACING_PROVIDER,
     "opentelemetry": {"port": OTLP_GRPC_PORT, "service": f"{JAEGER_COLLECTOR}.istio-system.svc.cluster.local"},
 }
-# Jaeger's query service  under its base path.
-JAEGER_QUERY_URL = f"http://tracing.istio-system:80{JAEGER_PATH}"
 
 # The image Istio 1.31 pins (samples/addons/jaeger.yaml).
 JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.17.0"
@@ -88,8 +86,10 @@ def jaeger_config() -> dict[str, Any]:
 # Grafana and the gateway find the UI; `zipkin` and `jaeger-collector` are where
 # Istio's tracing providers send spans (Istio's demo profile: OpenTelemetry to
 # jaeger-collector.istio-system:4317).
+TRACING_SERVICE = "tracing"
+TRACING_PORT = 80
 JAEGER_SERVICES: dict[str, list[tuple[str, int, int]]] = {
-    "tracing": [("http-query", 80, QUERY_PORT)],
+    TRACING_SERVICE: [("http-query", TRACING_PORT, QUERY_PORT)],
     "zipkin": [("http-query", ZIPKIN_PORT, ZIPKIN_PORT)],
     JAEGER_COLLECTOR: [
         ("grpc-otel", OTLP_GRPC_PORT, OTLP_GRPC_PORT),
@@ -97,6 +97,9 @@ JAEGER_SERVICES: dict[str, list[tuple[str, int, int]]] = {
         ("http-zipkin", ZIPKIN_PORT, ZIPKIN_PORT),
     ],
 }
+# Jaeger's query service under its base path, and its UI on the ingress.
+JAEGER_QUERY_URL = f"http://{TRACING_SERVICE}.istio-system:{TRACING_PORT}{JAEGER_PATH}"
+JAEGER_DASHBOARD = Dashboard("jaegerUrl", TRACING_SERVICE, TRACING_PORT, JAEGER_PATH)
 
 
 # How many requests get a trace. demo: every one, what its profile promises

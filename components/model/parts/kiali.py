@@ -8,7 +8,16 @@ from components.model.parts.addon import NOT_IN_MESH, addon_release
 from components.model.parts.grafana import GRAFANA_PORT
 from components.model.parts.jaeger import JAEGER_PATH, JAEGER_QUERY_URL
 from components.model.parts.prometheus import PROMETHEUS_URL
-from components.model.release import IMAGE_PULL_POLICY, ChartRelease, Pod, Requests, Values, lean_or_chart, resources
+from components.model.release import (
+    IMAGE_PULL_POLICY,
+    ChartRelease,
+    Dashboard,
+    Pod,
+    Requests,
+    Values,
+    lean_or_chart,
+    resources,
+)
 
 # The chart Istio 1.31 renders its Kiali addon from (manifests/addons/gen.sh;
 # shared/upstream/addons/MANIFEST.txt), pinned to the version Istio pins.
@@ -16,6 +25,7 @@ KIALI_REPOSITORY = "https://kiali.org/helm-charts"
 KIALI_VERSION = "2.27.0"
 KIALI_PORT = 20001
 KIALI_PATH = "/kiali"  # the chart's default web root (templates/_helpers.tpl, kiali-server.server.web_root)
+KIALI_DASHBOARD = Dashboard("kialiUrl", "kiali", KIALI_PORT, KIALI_PATH)
 LEAN_KIALI = resources("10m", "64Mi", "500m", "512Mi")
 # kiali-server's chart requests 10m / 64Mi by default (values.yaml deployment.resources).
 KIALI_DEFAULT = Requests(10, 64)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.model.parts.addon import NOT_IN_MESH, addon_release
-from components.model.release import NO_REQUESTS, ChartRelease, Pod, Values, requests_of, resources
+from components.model.release import NO_REQUESTS, ChartRelease, Dashboard, Pod, Values, requests_of, resources
 
 # The chart Istio 1.31 renders its Prometheus addon from (manifests/addons/gen.sh;
 # shared/upstream/addons/MANIFEST.txt), pinned to the version Istio pins.
@@ -11,6 +11,7 @@ PROMETHEUS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 PROMETHEUS_VERSION = "28.13.0"
 PROMETHEUS_PORT = 9090
 PROMETHEUS_PATH = "/prometheus"
+PROMETHEUS_DASHBOARD = Dashboard("prometheusUrl", "prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH)
 # The in-cluster address of Prometheus's HTTP API: the route prefix applies to every endpoint.
 PROMETHEUS_URL = f"http://prometheus.istio-system:{PROMETHEUS_PORT}{PROMETHEUS_PATH}"
 LEAN_PROMETHEUS = resources("50m", "192Mi", "1000m", "640Mi")
