@@ -20,8 +20,8 @@ from components.model.release import IMAGE_PULL_POLICY
 from components.model.settings import MeshSettings
 
 
-def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -> None:
-    """Jaeger's objects, each with `in_cluster` (parent, provider, deleted with the cluster, what it waits for)."""
+def install_jaeger(settings: MeshSettings, options: pulumi.ResourceOptions) -> None:
+    """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:
         return kubernetes.meta.v1.ObjectMetaArgs(name=object_name, namespace=ISTIO_NAMESPACE, labels=JAEGER_LABELS)
@@ -30,7 +30,7 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
         "jaeger",
         metadata=meta("jaeger"),
         data={"config.yaml": yaml.safe_dump(jaeger_config(), sort_keys=False)},
-        opts=in_cluster,
+        opts=options,
     )
     probe = kubernetes.core.v1.ProbeArgs(
         http_get=kubernetes.core.v1.HTTPGetActionArgs(path="/status", port=HEALTH_PORT)
@@ -75,7 +75,7 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
                 ),
             ),
         ),
-        opts=in_cluster,
+        opts=options,
     )
     for service, ports in JAEGER_SERVICES.items():
         kubernetes.core.v1.Service(
@@ -88,14 +88,14 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
                     for port_name, port, target in ports
                 ],
             ),
-            opts=in_cluster,
+            opts=options,
         )
-    # After istiod (in `in_cluster`), whose webhook validates Istio's custom resources.
+    # After istiod (in `options`), whose webhook validates Istio's custom resources.
     kubernetes.apiextensions.CustomResource(
         "mesh-tracing",
         api_version="telemetry.istio.io/v1",
         kind="Telemetry",
         metadata=kubernetes.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=ISTIO_NAMESPACE),
         spec=telemetry_spec(settings.istio_profile),
-        opts=in_cluster,
+        opts=options,
     )

@@ -74,10 +74,10 @@ class MetalLB(pulumi.ComponentResource):
             environment=webhook_gate_environment(
                 cluster.kubeconfig, pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True))
             ),
-            opts=cluster.with_cluster(self, list(installed.values())),
+            opts=cluster.command_options(self, list(installed.values())),
         )
 
-        after_webhook = cluster.in_cluster(self, [webhook_ready])
+        after_webhook = cluster.kubernetes_options(self, [webhook_ready])
         address_pool = kubernetes.apiextensions.CustomResource(
             "address-pool",
             api_version=METALLB_API_VERSION,

@@ -121,7 +121,7 @@ class Observability(pulumi.ComponentResource):
                 configmap,
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name=configmap, namespace=ISTIO_NAMESPACE),
                 data=dict(data),
-                opts=cluster.in_cluster(self, [control_plane]),
+                opts=cluster.kubernetes_options(self, [control_plane]),
             )
             for configmap, data in dashboards.items()
         ]
@@ -135,7 +135,7 @@ class Observability(pulumi.ComponentResource):
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if plan.jaeger:
-            install_jaeger(settings, cluster.in_cluster(self, [control_plane]))
+            install_jaeger(settings, cluster.kubernetes_options(self, [control_plane]))
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})
@@ -148,7 +148,7 @@ class Observability(pulumi.ComponentResource):
             kind="VirtualService",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name="dashboards", namespace=ISTIO_NAMESPACE),
             spec=dashboards_virtual_service_spec(outputs),
-            opts=cluster.in_cluster(self, [control_plane]),
+            opts=cluster.kubernetes_options(self, [control_plane]),
         )
         # Each dashboard's pages live under its path (Grafana's bare path is a redirect there).
         self.urls = {

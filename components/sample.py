@@ -71,7 +71,7 @@ class Sample(pulumi.ComponentResource):
         # serves would start without its sidecar, and the Gateway and
         # VirtualService need Istio's CRDs. Not after the ingress gateway: the
         # sample rolls out while the gateway does.
-        in_cluster = cluster.in_cluster(self, after)
+        in_cluster = cluster.kubernetes_options(self, after)
 
         def meta(name: str, labels: dict[str, str] | None = None) -> kubernetes.meta.v1.ObjectMetaArgs:
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
@@ -83,7 +83,7 @@ class Sample(pulumi.ComponentResource):
             ),
             opts=in_cluster,
         )
-        in_namespace = cluster.in_cluster(self, [*after, namespace])
+        in_namespace = cluster.kubernetes_options(self, [*after, namespace])
         account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
         kubernetes.core.v1.Service(
             "httpbin",

@@ -276,7 +276,7 @@ def test_the_sample_joins_the_mesh_the_way_the_profile_says(plan: Plan) -> None:
 
 
 def metallb(plan: Plan) -> list[Object]:
-    (release,) = plan.in_namespace(METALLB_NAMESPACE)
+    (release,) = plan.mesh_releases(METALLB_NAMESPACE)
     return render(release)
 
 
@@ -344,7 +344,7 @@ def test_a_dead_or_misspelled_value_is_caught() -> None:
         "resources.limits.cpu",
         "resources.limits.memory",
     ]
-    (metallb,) = plan.in_namespace(METALLB_NAMESPACE)
+    (metallb,) = plan.mesh_releases(METALLB_NAMESPACE)
     misspelled = {**metallb.values, "speaker": {**metallb.values["speaker"], "ignoreExcludeLb": True}}
     assert dead_values(ChartRelease(**{**metallb.__dict__, "values": misspelled})) == ["speaker.ignoreExcludeLb"]
     # The gateway chart has a values schema: Helm refuses a misspelled key outright.

@@ -66,7 +66,7 @@ class Plan:
         (found,) = [release for release in self.releases if release.name == name]
         return found
 
-    def in_namespace(self, namespace: str) -> list[ChartRelease]:
+    def mesh_releases(self, namespace: str) -> list[ChartRelease]:
         """The mesh's releases in this namespace (the dashboards aside: `addons`)."""
         return [release for release in self.releases if release.namespace == namespace and not release.addon]
 

@@ -1,7 +1,11 @@
-"""The stack's configuration, parsed once into one validated, typed object.
+"""The stack's configuration, parsed once into one validated, typed object:
+what describes the cluster (ClusterSettings) and what describes the mesh
+(MeshSettings).
 
-Pure: no Pulumi resources are created here. Defaults live only in Pulumi.yaml;
-this module refuses a missing key rather than inventing a second default.
+No Pulumi resources and no processes; it reads the project's config from the
+Pulumi SDK (project_config) and the defaults from Pulumi.yaml (declared_defaults).
+Defaults live only in Pulumi.yaml; this module refuses a missing key rather than
+inventing a second default.
 """
 
 from __future__ import annotations
