@@ -7,16 +7,15 @@ from components.checks.dashboards import dashboards_for
 from components.checks.discovery import read_cluster_state
 from components.checks.preflight import run_preflight
 from components.mesh import LocalMesh
-from components.observability import DASHBOARDS, installed_dashboards
-from components.plan import release_plan
-from components.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
+from components.model.plan import release_plan
+from components.model.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
 
 clusters = [parse_settings(project_config(), pulumi.get_stack())]
 for settings in clusters:
     # What an existing cluster already has (istio-cni's platform, Gateway API CRDs),
     # read before the plan so that preview shows what up installs.
     plan = release_plan(settings, read_cluster_state(settings))
-    routed_paths = [DASHBOARDS[output][2] for output in installed_dashboards(plan, settings)]
+    routed_paths = [dashboard.path for dashboard in plan.dashboards]
     for warning in ignored_key_warnings(settings, declared_defaults(), routed_paths):
         pulumi.log.warn(warning)
     run_preflight(settings, plan)

@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.footprint import total
-from components.plan import INGRESS_RELEASE, release_plan
-from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
+from components.model.footprint import total
+from components.model.parts.istio import INGRESS_RELEASE
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES, RESOURCE_PROFILES, parse_settings
 from harness.config import raw_config as raw
 from harness.kinds import COMMAND, RELEASE
 from harness.machine import missing_prerequisite

@@ -3,8 +3,9 @@
 One interface, two kinds: a minikube profile of local-mesh's own
 (`MinikubeCluster`), or a cluster the user already has, named by a context of
 their kubeconfig (`ExistingCluster`). MetalLB, Istio and the sample reach
-either only through the doors of `Cluster`: `in_cluster`, `with_cluster`,
-`reading`.
+either only through the doors of `Cluster`: `install` (Helm releases),
+`kubernetes_options` (a Kubernetes object), `command_options` (a Command that acts
+on the cluster), `read_options` (reading an object the cluster has).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import yaml
 from pulumi.output import UNKNOWN
 from pulumi_command import local
 
-from components.helm import Steps, install_releases
-from components.network import HostNetworks
-from components.plan import ChartRelease, Values
-from components.settings import PROJECT, ClusterSettings, ConfigError
+from components.helm import Prerequisites, install_releases
+from components.model.network import HostNetworks
+from components.model.release import ChartRelease, Values
+from components.model.settings import PROJECT, ClusterSettings, ConfigError
 from components.shell import (
     INTERPRETER,
     ClusterAccess,
@@ -92,20 +93,22 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
         self.kube_context = pulumi.Output.from_input(settings.kube_context)
 
-    def in_cluster(self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+    def kubernetes_options(
+        self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
         """Options for a Kubernetes resource in this cluster: the one explicit provider."""
         return pulumi.ResourceOptions.merge(
-            self.with_cluster(parent, depends_on), pulumi.ResourceOptions(provider=self._provider)
+            self.command_options(parent, depends_on), pulumi.ResourceOptions(provider=self._provider)
         )
 
-    def with_cluster(
+    def command_options(
         self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:
         """Options for a resource outside Kubernetes that acts on the cluster (a
         Command that waits on it)."""
         return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on))
 
-    def reading(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    def read_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
         """Options to read an object the cluster has (`Service.get`)."""
         return pulumi.ResourceOptions(parent=parent, provider=self._provider)
 
@@ -118,14 +121,14 @@ class Cluster(pulumi.ComponentResource):
         self,
         parent: pulumi.Resource,
         releases: Sequence[ChartRelease],
-        after: Steps,
+        after: Prerequisites,
         values: Mapping[str, pulumi.Input[Values]] | None = None,
     ) -> dict[str, kubernetes.helm.v3.Release]:
         """The one door for Helm releases into this cluster: `releases` in plan
         order under `parent`, each after what its `after` names (an earlier
         release, or a step of `after`), in the namespace this cluster gives it."""
         return install_releases(
-            releases, after, lambda before: self.in_cluster(parent, before), self.release_namespace, values
+            releases, after, lambda before: self.kubernetes_options(parent, before), self.release_namespace, values
         )
 
 
@@ -199,20 +202,23 @@ class MinikubeCluster(Cluster):
             }
         )
 
-    def in_cluster(self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+    def kubernetes_options(
+        self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
         """Also deleted with the cluster, children included (a component the
         provider builds, such as yaml/v2 ConfigFile, does not pass `deleted_with`
         on to the objects it creates; the transform does)."""
         return pulumi.ResourceOptions.merge(
-            super().in_cluster(parent, depends_on), pulumi.ResourceOptions(transforms=[self._deleted_with_cluster])
+            super().kubernetes_options(parent, depends_on),
+            pulumi.ResourceOptions(transforms=[self._deleted_with_cluster]),
         )
 
-    def with_cluster(
+    def command_options(
         self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.ResourceOptions:
         """Also lives and dies with the cluster."""
         return pulumi.ResourceOptions.merge(
-            super().with_cluster(parent, depends_on), pulumi.ResourceOptions(deleted_with=self._command)
+            super().command_options(parent, depends_on), pulumi.ResourceOptions(deleted_with=self._command)
         )
 
     def _deleted_with_cluster(self, args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
@@ -291,7 +297,9 @@ class ExistingCluster(Cluster):
     def release_namespace(self, namespace: str) -> pulumi.Resource | None:
         if namespace not in self._namespaces:
             self._namespaces[namespace] = kubernetes.core.v1.Namespace(
-                namespace, metadata=kubernetes.meta.v1.ObjectMetaArgs(name=namespace), opts=self.in_cluster(self)
+                namespace,
+                metadata=kubernetes.meta.v1.ObjectMetaArgs(name=namespace),
+                opts=self.kubernetes_options(self),
             )
         return self._namespaces[namespace]
 

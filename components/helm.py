@@ -8,24 +8,26 @@ from typing import Any
 import pulumi
 from pulumi_kubernetes.helm.v3 import Release, RepositoryOptsArgs
 
-from components.plan import ChartRelease
+from components.model.release import ChartRelease
 
 # Image pulls on a laptop's first run are the slow part; Helm's 5-minute
 # default has been too short for istiod on a cold cache.
 RELEASE_TIMEOUT_SECONDS = 900
 
-Steps = Mapping[str, Sequence[pulumi.Resource]]
+# What a release may wait for besides another release of the plan, by the name
+# its `after` gives it (components/model/release.py: LOAD_BALANCER, ...).
+Prerequisites = Mapping[str, Sequence[pulumi.Resource]]
 
 
 def install_releases(
     releases: Sequence[ChartRelease],
-    waits_for: Steps,
+    prerequisites: Prerequisites,
     options: Callable[[Sequence[pulumi.Resource]], pulumi.ResourceOptions],
     namespace: Callable[[str], pulumi.Resource | None],
     values: Mapping[str, pulumi.Input[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Release]:
     """Install each release in plan order, after what its `after` names: an
-    earlier release of these, or a step in `waits_for`. `options` builds a
+    earlier release of these, or one of `prerequisites`. `options` builds a
     release's resource options from what it waits for. `namespace` gives the
     Namespace a release lands in where the program owns it (the release waits
     for it, and destroy deletes it after the release), or None where Helm is
@@ -36,7 +38,7 @@ def install_releases(
         owned = namespace(plan.namespace)
         before: list[pulumi.Resource] = [owned] if owned else []
         for step in plan.after:
-            before.extend([installed[step]] if step in installed else waits_for[step])
+            before.extend([installed[step]] if step in installed else prerequisites[step])
         installed[plan.name] = chart_release(
             plan, options(before), create_namespace=owned is None, values=(values or {}).get(plan.name)
         )

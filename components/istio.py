@@ -10,15 +10,10 @@ import pulumi_kubernetes as kubernetes
 
 from components.checks.discovery import GATEWAY_API_RECEIPT
 from components.cluster import Cluster
-from components.helm import Steps
-from components.plan import (
-    GATEWAY_API_CRDS,
-    GATEWAY_API_CRDS_URL,
-    GATEWAY_API_VERSION,
-    INGRESS_RELEASE,
-    ISTIO_NAMESPACE,
-    Plan,
-)
+from components.helm import Prerequisites
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, INGRESS_RELEASE, ISTIO_NAMESPACE
+from components.model.plan import Plan
+from components.model.release import GATEWAY_API_CRDS
 
 
 @dataclass(frozen=True)
@@ -89,14 +84,14 @@ class Istio(pulumi.ComponentResource):
         istio_version: str,
         mtls: str,
         cluster: Cluster,
-        after: Steps,
+        after: Prerequisites,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:istio:Istio", name, None, opts)
         steps = dict(after)
         if plan.installs_gateway_api_crds:
             steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(cluster)]
-        installed = cluster.install(self, plan.in_namespace(ISTIO_NAMESPACE), steps)
+        installed = cluster.install(self, plan.mesh_releases(ISTIO_NAMESPACE), steps)
         # istiod: its webhooks validate Istio's objects and inject sidecars.
         self.control_plane = installed["istiod"]
         self.mesh_ready = installed[plan.mesh_ready]
@@ -108,7 +103,7 @@ class Istio(pulumi.ComponentResource):
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
                 spec=peer_authentication_spec(),
-                opts=cluster.in_cluster(self, [self.control_plane]),
+                opts=cluster.kubernetes_options(self, [self.control_plane]),
             )
 
         # After istiod, whose webhook validates it (and istio-base's CRDs define it).
@@ -118,7 +113,7 @@ class Istio(pulumi.ComponentResource):
             kind="Gateway",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=MESH_GATEWAY_NAME, namespace=ISTIO_NAMESPACE),
             spec=mesh_gateway_spec(),
-            opts=cluster.in_cluster(self, [self.control_plane]),
+            opts=cluster.kubernetes_options(self, [self.control_plane]),
         )
 
         # The ID comes from the release's outputs, not a constant: a constant ID
@@ -128,7 +123,7 @@ class Istio(pulumi.ComponentResource):
         service = kubernetes.core.v1.Service.get(
             "ingress-gateway-service",
             pulumi.Output.concat(ingress.status.namespace, "/", ingress.status.name),
-            opts=cluster.reading(self),
+            opts=cluster.read_options(self),
         )
         address = service.status.apply(load_balancer_address)
         self.ingress_ip = address.apply(lambda a: a.ip)
@@ -151,20 +146,20 @@ class Istio(pulumi.ComponentResource):
         stack holds them."""
         if cluster.owned:
             return kubernetes.yaml.v2.ConfigFile(
-                GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.in_cluster(self)
+                GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.kubernetes_options(self)
             )
         namespace = cluster.release_namespace(ISTIO_NAMESPACE)
         receipt = kubernetes.core.v1.ConfigMap(
             "gateway-api-crds-receipt",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=GATEWAY_API_RECEIPT, namespace=ISTIO_NAMESPACE),
             data={"bundleVersion": GATEWAY_API_VERSION, "url": GATEWAY_API_CRDS_URL},
-            opts=cluster.in_cluster(self, [namespace] if namespace else []),
+            opts=cluster.kubernetes_options(self, [namespace] if namespace else []),
         )
         return kubernetes.yaml.v2.ConfigFile(
             GATEWAY_API_CRDS,
             file=GATEWAY_API_CRDS_URL,
             opts=pulumi.ResourceOptions.merge(
-                cluster.in_cluster(self, [receipt]),
+                cluster.kubernetes_options(self, [receipt]),
                 pulumi.ResourceOptions(retain_on_delete=True, transforms=[retained_on_delete]),
             ),
         )

@@ -1,125 +1,27 @@
-"""Jaeger all-in-one for `observability: full`: the collector Istio's `jaeger`
-tracing provider sends spans to, and the UI under /jaeger. Written here, as
-Istio writes its own (samples/addons/jaeger.yaml), not a chart: one pod, one
-ConfigMap, three Services."""
+"""Jaeger's objects in the cluster: what components/model/parts/jaeger.py describes."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 import yaml
 
-from components.plan import (
-    IMAGE_PULL_POLICY,
-    ISTIO_NAMESPACE,
-    JAEGER_COLLECTOR,
-    JAEGER_PATH,
-    OTLP_GRPC_PORT,
-    TRACING_PROVIDER,
-    Requests,
-    requests_of,
+from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.jaeger import (
+    HEALTH_PORT,
+    JAEGER_IMAGE,
+    JAEGER_LABELS,
+    JAEGER_SERVICES,
+    jaeger_config,
+    jaeger_resources,
+    telemetry_spec,
 )
-from components.settings import MeshSettings
-
-# The image Istio 1.31 pins (samples/addons/jaeger.yaml).
-JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.17.0"
-JAEGER_LABELS = {"app": "jaeger"}
-QUERY_PORT = 16686  # jaeger_query's HTTP port: the UI and its /api
-HEALTH_PORT = 13133  # healthcheckv2, answering /status (Istio's jaeger.yaml probes)
-OTLP_HTTP_PORT = 4318
-ZIPKIN_PORT = 9411
-# Traces live in memory and the oldest go once this many are kept: the memory
-# backend's `max_traces` (jaegertracing/jaeger v2.17.0, internal/storage/v2/memory/config.go). A local
-# mesh's traffic fits many times over; the pod's memory limit stays far above it.
-MAX_TRACES = 10000
-LEAN_JAEGER = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}
-# Istio's jaeger.yaml requests 10m CPU and no memory.
-JAEGER_DEFAULT = {"requests": {"cpu": "10m"}}
+from components.model.release import IMAGE_PULL_POLICY
+from components.model.settings import MeshSettings
 
 
-def jaeger_resources(resources: str) -> dict[str, Any]:
-    return LEAN_JAEGER if resources == "lean" else JAEGER_DEFAULT
-
-
-def jaeger_pods(settings: MeshSettings) -> dict[str, Requests]:
-    """The Jaeger pod, when `observability` installs it."""
-    if settings.observability != "full":
-        return {}
-    return {"jaeger": requests_of(jaeger_resources(settings.resources))}
-
-
-def jaeger_config() -> dict[str, Any]:
-    """Jaeger v2's configuration (an OpenTelemetry Collector's): receive OTLP
-    and Zipkin, keep traces in memory, serve the UI and its API under /jaeger.
-    Shaped after Istio's jaeger.yaml (Jaeger's cmd/jaeger/config-*.yaml), with
-    the memory backend instead of badger on an unbounded volume."""
-    storage = "memory_storage"
-    return {
-        "service": {
-            "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
-            "pipelines": {
-                "traces": {
-                    "receivers": ["otlp", "zipkin"],
-                    "processors": ["batch"],
-                    "exporters": ["jaeger_storage_exporter"],
-                }
-            },
-        },
-        "extensions": {
-            "jaeger_query": {"base_path": JAEGER_PATH, "storage": {"traces": storage}},
-            "jaeger_storage": {"backends": {storage: {"memory": {"max_traces": MAX_TRACES}}}},
-            "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
-        },
-        "receivers": {
-            "otlp": {
-                "protocols": {
-                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
-                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
-                }
-            },
-            "zipkin": {"endpoint": f"0.0.0.0:{ZIPKIN_PORT}"},
-        },
-        "processors": {"batch": {}},
-        "exporters": {"jaeger_storage_exporter": {"trace_storage": storage}},
-    }
-
-
-# Service name -> its ports (name, port, target port). `tracing` is where Kiali,
-# Grafana and the gateway find the UI; `zipkin` and `jaeger-collector` are where
-# Istio's tracing providers send spans (Istio's demo profile: OpenTelemetry to
-# jaeger-collector.istio-system:4317).
-JAEGER_SERVICES: dict[str, list[tuple[str, int, int]]] = {
-    "tracing": [("http-query", 80, QUERY_PORT)],
-    "zipkin": [("http-query", ZIPKIN_PORT, ZIPKIN_PORT)],
-    JAEGER_COLLECTOR: [
-        ("grpc-otel", OTLP_GRPC_PORT, OTLP_GRPC_PORT),
-        ("http-otel", OTLP_HTTP_PORT, OTLP_HTTP_PORT),
-        ("http-zipkin", ZIPKIN_PORT, ZIPKIN_PORT),
-    ],
-}
-
-
-# How many requests get a trace. demo: every one, what its profile promises
-# (files/profile-demo.yaml pilot.traceSampling: 100) and what someone trying a
-# mesh wants to see. Otherwise Istio's own default, 1% (istiod values.yaml
-# pilot.traceSampling: 1.0): each sampled request costs the proxies CPU and
-# Jaeger memory. `verify` forces a trace of its own requests either way.
-SAMPLING_PERCENT = {"demo": 100.0, "minimal": 1.0, "ambient": 1.0}
-
-
-def telemetry_spec(istio_profile: str) -> dict[str, Any]:
-    """Mesh-wide (in the root namespace): every proxy reports spans to Jaeger."""
-    return {
-        "tracing": [
-            {"providers": [{"name": TRACING_PROVIDER}], "randomSamplingPercentage": SAMPLING_PERCENT[istio_profile]}
-        ]
-    }
-
-
-def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -> None:
-    """Jaeger's objects, each with `in_cluster` (parent, provider, deleted with the cluster, what it waits for)."""
+def install_jaeger(settings: MeshSettings, options: pulumi.ResourceOptions) -> None:
+    """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:
         return kubernetes.meta.v1.ObjectMetaArgs(name=object_name, namespace=ISTIO_NAMESPACE, labels=JAEGER_LABELS)
@@ -128,7 +30,7 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
         "jaeger",
         metadata=meta("jaeger"),
         data={"config.yaml": yaml.safe_dump(jaeger_config(), sort_keys=False)},
-        opts=in_cluster,
+        opts=options,
     )
     probe = kubernetes.core.v1.ProbeArgs(
         http_get=kubernetes.core.v1.HTTPGetActionArgs(path="/status", port=HEALTH_PORT)
@@ -173,7 +75,7 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
                 ),
             ),
         ),
-        opts=in_cluster,
+        opts=options,
     )
     for service, ports in JAEGER_SERVICES.items():
         kubernetes.core.v1.Service(
@@ -186,14 +88,14 @@ def install_jaeger(settings: MeshSettings, in_cluster: pulumi.ResourceOptions) -
                     for port_name, port, target in ports
                 ],
             ),
-            opts=in_cluster,
+            opts=options,
         )
-    # After istiod (in `in_cluster`), whose webhook validates Istio's custom resources.
+    # After istiod (in `options`), whose webhook validates Istio's custom resources.
     kubernetes.apiextensions.CustomResource(
         "mesh-tracing",
         api_version="telemetry.istio.io/v1",
         kind="Telemetry",
         metadata=kubernetes.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=ISTIO_NAMESPACE),
         spec=telemetry_spec(settings.istio_profile),
-        opts=in_cluster,
+        opts=options,
     )

@@ -8,13 +8,15 @@ from typing import Any
 import pulumi
 
 from components.cluster import MinikubeCluster, cluster_for, refuse_unprotected_credentials
-from components.helm import Steps
+from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.plan import Plan
+from components.model.release import LOAD_BALANCER
+from components.model.settings import Settings
 from components.observability import Observability
-from components.plan import LOAD_BALANCER, METALLB_NAMESPACE, Plan
 from components.sample import Sample
-from components.settings import Settings
 
 
 def _moved_here() -> pulumi.ResourceOptions:
@@ -46,10 +48,10 @@ class LocalMesh(pulumi.ComponentResource):
         child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _moved_here())
         self.outputs = {}
         cluster = cluster_for("cluster", settings, child)
-        after: Steps = {}
+        after: Prerequisites = {}
         address_pool = None
         if settings.metallb:
-            metallb = MetalLB("metallb", settings, plan.in_namespace(METALLB_NAMESPACE), cluster, child)
+            metallb = MetalLB("metallb", settings, plan.mesh_releases(METALLB_NAMESPACE), cluster, child)
             after = {LOAD_BALANCER: metallb.ready}
             address_pool = metallb.address_pool
             self.outputs["addressPool"] = metallb.address_pool

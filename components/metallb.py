@@ -11,9 +11,10 @@ import pulumi_kubernetes as kubernetes
 from pulumi_command import local
 
 from components.cluster import Cluster
-from components.network import AddressRange
-from components.plan import METALLB_NAMESPACE, ChartRelease
-from components.settings import ClusterSettings, address_pool_on_node
+from components.model.network import AddressRange
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.release import ChartRelease
+from components.model.settings import ClusterSettings, address_pool_on_node
 from components.shell import INTERPRETER, script, webhook_gate_environment
 
 ADDRESS_POOL_NAME = "local-mesh"
@@ -73,10 +74,10 @@ class MetalLB(pulumi.ComponentResource):
             environment=webhook_gate_environment(
                 cluster.kubeconfig, pool.apply(lambda p: json.dumps(address_pool_manifest(p), sort_keys=True))
             ),
-            opts=cluster.with_cluster(self, list(installed.values())),
+            opts=cluster.command_options(self, list(installed.values())),
         )
 
-        after_webhook = cluster.in_cluster(self, [webhook_ready])
+        after_webhook = cluster.kubernetes_options(self, [webhook_ready])
         address_pool = kubernetes.apiextensions.CustomResource(
             "address-pool",
             api_version=METALLB_API_VERSION,

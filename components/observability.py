@@ -14,22 +14,15 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
 from components.jaeger import install_jaeger
-from components.network import parse_address_pool
-from components.plan import (
-    GRAFANA_DASHBOARDS,
-    GRAFANA_PATH,
-    GRAFANA_PORT,
-    ISTIO_NAMESPACE,
-    JAEGER_PATH,
-    KIALI_PATH,
-    KIALI_PORT,
-    PROMETHEUS_PATH,
-    PROMETHEUS_PORT,
-    Plan,
-    Values,
-    kiali_values_with_grafana_links,
-)
-from components.settings import MeshSettings
+from components.model.network import parse_address_pool
+from components.model.parts.grafana import GRAFANA_DASHBOARD
+from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.jaeger import JAEGER_DASHBOARD
+from components.model.parts.kiali import KIALI_DASHBOARD, kiali_values_with_grafana_links
+from components.model.parts.prometheus import PROMETHEUS_DASHBOARD
+from components.model.plan import Plan
+from components.model.release import GRAFANA_DASHBOARDS, Values
+from components.model.settings import MeshSettings
 
 # The read-only endpoints of Prometheus's HTTP API that take POST as well as
 # GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
@@ -37,12 +30,10 @@ from components.settings import MeshSettings
 # src/client/prometheus.ts: httpMethod 'POST'); the other pages GET.
 PROMETHEUS_QUERY_POSTS = ("query", "query_range", "query_exemplars", "format_query", "parse_query", "labels", "series")
 
-# Stack output -> (Service in istio-system, its port, path on the ingress), per installed tool.
+# Stack output -> (Service in istio-system, its port, path on the ingress), of every dashboard a plan may route.
 DASHBOARDS: dict[str, tuple[str, int, str]] = {
-    "kialiUrl": ("kiali", KIALI_PORT, KIALI_PATH),
-    "prometheusUrl": ("prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH),
-    "grafanaUrl": ("grafana", GRAFANA_PORT, GRAFANA_PATH),
-    "jaegerUrl": ("tracing", 80, JAEGER_PATH),
+    dashboard.output: (dashboard.service, dashboard.port, dashboard.path)
+    for dashboard in (KIALI_DASHBOARD, PROMETHEUS_DASHBOARD, GRAFANA_DASHBOARD, JAEGER_DASHBOARD)
 }
 
 
@@ -56,12 +47,9 @@ def metallb_first_address(pool: str) -> str:
     return str(parse_address_pool(pool).first)
 
 
-def installed_dashboards(plan: Plan, settings: MeshSettings) -> list[str]:
+def installed_dashboards(plan: Plan) -> list[str]:
     """The stack outputs of the dashboards this stack installs."""
-    services = {release.name for release in plan.addons()}
-    if settings.observability == "full":
-        services.add("tracing")  # Jaeger's UI (components/jaeger.py)
-    return [output for output, (service, _, _) in DASHBOARDS.items() if service in services]
+    return [dashboard.output for dashboard in plan.dashboards]
 
 
 def _destination(service: str, port: int) -> dict[str, Any]:
@@ -91,7 +79,7 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
             )
         elif output == "grafanaUrl":
             # Grafana serves at its root and takes the sub-path for its links
-            # from root_url (components/plan.py): the gateway strips it.
+            # from root_url (components/model/parts/grafana.py): the gateway strips it.
             http.append({"match": [{"uri": {"exact": path}}], "redirect": {"uri": f"{path}/"}})
             http.append(
                 {
@@ -133,7 +121,7 @@ class Observability(pulumi.ComponentResource):
                 configmap,
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name=configmap, namespace=ISTIO_NAMESPACE),
                 data=dict(data),
-                opts=cluster.in_cluster(self, [control_plane]),
+                opts=cluster.kubernetes_options(self, [control_plane]),
             )
             for configmap, data in dashboards.items()
         ]
@@ -146,13 +134,13 @@ class Observability(pulumi.ComponentResource):
         cluster.install(
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
-        if settings.observability == "full":
-            install_jaeger(settings, cluster.in_cluster(self, [control_plane]))
+        if plan.jaeger:
+            install_jaeger(settings, cluster.kubernetes_options(self, [control_plane]))
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})
             return
-        outputs = installed_dashboards(plan, settings)
+        outputs = installed_dashboards(plan)
         # After istiod, whose webhook validates it.
         kubernetes.apiextensions.CustomResource(
             "dashboards",
@@ -160,7 +148,7 @@ class Observability(pulumi.ComponentResource):
             kind="VirtualService",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name="dashboards", namespace=ISTIO_NAMESPACE),
             spec=dashboards_virtual_service_spec(outputs),
-            opts=cluster.in_cluster(self, [control_plane]),
+            opts=cluster.kubernetes_options(self, [control_plane]),
         )
         # Each dashboard's pages live under its path (Grafana's bare path is a redirect there).
         self.urls = {

@@ -10,37 +10,18 @@ import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
-from components.plan import IMAGE_PULL_POLICY, Plan, Requests, requests_of
-
-# Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
-SAMPLE_NAMESPACE = "sample"
-HTTPBIN_IMAGE = "docker.io/mccutchen/go-httpbin:v2.15.0"
-HTTPBIN_PORT = 8000
-HTTPBIN_TARGET_PORT = 8080
-HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
-# Routed paths, as Istio's httpbin-gateway.yaml routes them; anything else is a
-# 404 from Envoy, which `verify` checks too.
-SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
-# Istio's sample requests nothing; `resources: lean` gives httpbin small explicit requests.
-LEAN_HTTPBIN = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
-
-
-def httpbin_resources(resources: str) -> dict[str, Any] | None:
-    return LEAN_HTTPBIN if resources == "lean" else None
-
-
-def sample_pods(resources: str, plan: Plan) -> dict[str, Requests]:
-    """httpbin, and the sidecar istiod's injector gives it (none in ambient)."""
-    pods = {"httpbin": requests_of(httpbin_resources(resources))}
-    if plan.sidecar is not None:
-        pods["httpbin sidecar"] = plan.sidecar
-    return pods
-
-
-def sample_namespace_labels(plan: Plan) -> dict[str, str]:
-    if plan.ambient:
-        return {"istio.io/dataplane-mode": "ambient"}
-    return {"istio-injection": "enabled"}
+from components.model.parts.sample import (
+    HTTPBIN_IMAGE,
+    HTTPBIN_LABELS,
+    HTTPBIN_PORT,
+    HTTPBIN_TARGET_PORT,
+    SAMPLE_NAMESPACE,
+    SAMPLE_ROUTED_PREFIXES,
+    httpbin_resources,
+    sample_namespace_labels,
+)
+from components.model.plan import Plan
+from components.model.release import IMAGE_PULL_POLICY
 
 
 def sample_virtual_service_spec() -> dict[str, Any]:
@@ -90,17 +71,19 @@ class Sample(pulumi.ComponentResource):
         # serves would start without its sidecar, and the Gateway and
         # VirtualService need Istio's CRDs. Not after the ingress gateway: the
         # sample rolls out while the gateway does.
-        in_cluster = cluster.in_cluster(self, after)
+        in_cluster = cluster.kubernetes_options(self, after)
 
         def meta(name: str, labels: dict[str, str] | None = None) -> kubernetes.meta.v1.ObjectMetaArgs:
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
 
         namespace = kubernetes.core.v1.Namespace(
             "sample",
-            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(plan)),
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(
+                name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(plan.ambient)
+            ),
             opts=in_cluster,
         )
-        in_namespace = cluster.in_cluster(self, [*after, namespace])
+        in_namespace = cluster.kubernetes_options(self, [*after, namespace])
         account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
         kubernetes.core.v1.Service(
             "httpbin",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from components.network import HostNetworks, read_docker_networks
-from components.settings import ClusterSettings
+from components.model.network import HostNetworks, read_docker_networks
+from components.model.settings import ClusterSettings
 
 SCRIPTS = Path(__file__).parent / "scripts"
 # Commands run their scripts with bash (the scripts use bash features), found on PATH.

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
+from components.model.settings import ISTIO_PROFILES, RESOURCE_PROFILES, Settings, parse_settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,17 +19,11 @@ import yaml
 
 from components.checks.dashboards import ISTIO_GRAFANA_SAMPLE
 from components.checks.download import download_text
-from components.plan import (
-    GATEWAY_API_CRDS_URL,
-    GRAFANA_REPOSITORY,
-    GRAFANA_VERSION,
-    ISTIO_REPOSITORY,
-    KIALI_REPOSITORY,
-    KIALI_VERSION,
-    METALLB_REPOSITORY,
-    PROMETHEUS_REPOSITORY,
-    PROMETHEUS_VERSION,
-)
+from components.model.parts.grafana import GRAFANA_REPOSITORY, GRAFANA_VERSION
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, ISTIO_REPOSITORY
+from components.model.parts.kiali import KIALI_REPOSITORY, KIALI_VERSION
+from components.model.parts.metallb import METALLB_REPOSITORY
+from components.model.parts.prometheus import PROMETHEUS_REPOSITORY, PROMETHEUS_VERSION
 from harness.config import REPO, project_defaults
 
 UPSTREAM = Path(os.environ.get("LOCAL_MESH_UPSTREAM", REPO.parent / "shared" / "upstream"))

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import yaml
 
-from components.settings import ISTIO_PROFILES
+from components.model.settings import ISTIO_PROFILES
 from harness.program import ProgramRun
 from tests.conftest import SharedRun
 from tests.test_agreement import string_matches

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from components.model.parts.sample import SAMPLE_NAMESPACE
+from components.model.settings import ISTIO_PROFILES
 from components.observability import DASHBOARDS
-from components.sample import SAMPLE_NAMESPACE
-from components.settings import ISTIO_PROFILES
 from harness.kinds import RELEASE, namespace_of, of_kind, the_one
 from harness.program import ProgramRun, Registration
 from tests.conftest import SharedRun

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.network import parse_address_pool
+from components.model.network import parse_address_pool
 from components.shell import script
 from harness.kinds import COMMAND, PROVIDER
 from harness.program import CLUSTER_LOAD_BALANCER, ProgramFailedError, ProgramRun, run_program

@@ -21,7 +21,7 @@ from components.checks.dashboards import (
     dashboard_configmaps,
     read_istio_dashboards,
 )
-from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS
 from harness.program import ProgramFailedError, run_program
 from harness.servers import closed_loopback_url, serve_directory, serve_loopback
 from harness.world import ISTIO_ADDONS_DATA, ISTIO_GRAFANA_YAML, mirror_path, mirrored_reader, upstream

@@ -29,8 +29,9 @@ from components.checks.discovery import (
     recognise_node,
 )
 from components.checks.gateway_api import gateway_api_download_problems
-from components.plan import GATEWAY_API_CRDS_URL, ClusterState, Plan, release_plan
-from components.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
+from components.model.parts.istio import GATEWAY_API_CRDS_URL
+from components.model.plan import ClusterState, Plan, release_plan
+from components.model.settings import CNI_PLATFORMS, PLATFORMS, ConfigError, parse_settings
 from harness.config import raw_config, settings_for
 from harness.program import ProgramFailedError, ProgramRun, run_program
 from harness.servers import closed_loopback_url, serve_directory, serve_loopback

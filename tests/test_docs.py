@@ -8,10 +8,10 @@ import re
 import pytest
 
 from components.checks.host import MINIMUM_TOOL_VERSIONS, TOOL_VERSIONS_FILE, read_tool_versions
-from components.footprint import total
+from components.model.footprint import total
+from components.model.plan import release_plan
+from components.model.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
 from components.observability import DASHBOARDS
-from components.plan import release_plan
-from components.settings import CONFIG_KEYS, DRIVERS, ISTIO_PROFILES, ConfigError, parse_settings
 from harness.config import REPO, cli_accepts, cli_config_error, project_defaults, pulumi_project, raw_config
 from harness.program import as_the_cli_shows
 

@@ -1,11 +1,11 @@
-"""components/footprint.py: what the mesh asks of the node, added up from the
+"""components/model/footprint.py: what the mesh asks of the node, added up from the
 release plan (whose numbers tests/test_render.py holds against the charts)."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.footprint import (
+from components.model.footprint import (
     FULL_STACK_BUDGET,
     LEAN_BUDGET_CPU_MILLIS,
     LEAN_BUDGET_MEMORY_MIB,
@@ -15,8 +15,9 @@ from components.footprint import (
     total,
     workloads,
 )
-from components.plan import Requests, release_plan
-from components.settings import ISTIO_PROFILES
+from components.model.plan import release_plan
+from components.model.release import Requests
+from components.model.settings import ISTIO_PROFILES
 from harness.config import settings_for
 
 

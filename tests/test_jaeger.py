@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.jaeger import JAEGER_IMAGE, JAEGER_LABELS, JAEGER_SERVICES
-from components.plan import JAEGER_PATH, release_plan
-from components.settings import ISTIO_PROFILES
+from components.model.parts.jaeger import JAEGER_IMAGE, JAEGER_LABELS, JAEGER_PATH, JAEGER_SERVICES
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES
 from harness.config import settings_for
 from harness.program import ProgramRun
 from harness.world import ISTIO_ADDONS_DATA, upstream

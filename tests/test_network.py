@@ -11,7 +11,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.network import (
+from components.model.network import (
     DockerNetwork,
     HostNetworks,
     check_address_pool,
@@ -25,7 +25,7 @@ from components.network import (
     resolve_address_pool,
     resolve_network_pool,
 )
-from components.settings import Settings, address_pool_on_node, parse_settings
+from components.model.settings import Settings, address_pool_on_node, parse_settings
 from harness.config import raw_config
 from harness.program import ProgramFailedError, run_program
 

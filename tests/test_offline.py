@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
-from components.plan import ISTIO_NAMESPACE, METALLB_NAMESPACE, Plan, release_plan
-from components.sample import SAMPLE_NAMESPACE
-from components.settings import ISTIO_PROFILES, OBSERVABILITY_LEVELS
+from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.parts.sample import SAMPLE_NAMESPACE
+from components.model.plan import Plan, release_plan
+from components.model.settings import ISTIO_PROFILES, OBSERVABILITY_LEVELS
 from harness.config import EVERY_COMBINATION, settings_for
 from harness.program import ProgramRun
 from tests.conftest import SharedRun

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import default_profile, parse_settings
+from components.model.settings import default_profile, parse_settings
 from components.shell import (
     INTERPRETER,
     access_environment,

@@ -25,10 +25,12 @@ from components.checks.cluster import (
 )
 from components.checks.host import HostFacts, find_problems, gather_facts, parse_version
 from components.checks.preflight import PreflightError
-from components.footprint import cluster_requests, upgrade_surge
-from components.network import DockerNetwork, HostNetworks
-from components.plan import METALLB_REPOSITORY, Requests, release_plan
-from components.settings import ISTIO_PROFILES, Settings
+from components.model.footprint import cluster_requests, upgrade_surge
+from components.model.network import DockerNetwork, HostNetworks
+from components.model.parts.metallb import METALLB_REPOSITORY
+from components.model.plan import release_plan
+from components.model.release import Requests
+from components.model.settings import ISTIO_PROFILES, Settings
 from harness.config import settings
 from harness.program import ProgramFailedError, as_the_cli_shows, run_program
 from harness.servers import closed_loopback_url, serve_directory

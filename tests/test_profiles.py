@@ -8,11 +8,13 @@ import itertools
 import pulumi
 import pytest
 
-from components.footprint import (
+from components.model.footprint import (
     node_needs,
 )
-from components.plan import GATEWAY_API_CRDS_URL, LEAN, release_plan
-from components.settings import ISTIO_PROFILES
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, LEAN_ISTIOD, LEAN_SIDECAR, LEAN_ZTUNNEL
+from components.model.parts.metallb import LEAN_METALLB
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES
 from harness.config import EVERY_COMBINATION, settings_for
 from harness.kinds import COMMAND
 from harness.program import ProgramRun
@@ -70,13 +72,13 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
     if resources == "lean":
         # Under `pilot` only: the chart copies pilot.* over the top level
         # (templates/zzy_descope_legacy.yaml), so a top-level copy is dead.
-        assert istiod["pilot"] == {"autoscaleEnabled": False, "resources": LEAN["istiod"]}
+        assert istiod["pilot"] == {"autoscaleEnabled": False, "resources": LEAN_ISTIOD}
         assert "autoscaleEnabled" not in istiod and "resources" not in istiod
-        assert istiod["global"]["proxy"]["resources"] == LEAN["sidecar"]
+        assert istiod["global"]["proxy"]["resources"] == LEAN_SIDECAR
         assert ingress["autoscaling"] == {"enabled": False}
         assert ingress["replicaCount"] == 1
-        assert metallb["controller"]["resources"] == LEAN["metallb"]
-        assert metallb["speaker"]["resources"] == LEAN["metallb"]
+        assert metallb["controller"]["resources"] == LEAN_METALLB
+        assert metallb["speaker"]["resources"] == LEAN_METALLB
     else:
         assert "pilot" not in istiod and "resources" not in istiod
         assert "proxy" not in istiod["global"]  # only the pull policy (tests/test_offline.py)
@@ -99,7 +101,7 @@ def test_ambient_installs_gateway_api_crds_before_istiod(ambient: ProgramRun) ->
     cni, ztunnel = (run.releases()[name].inputs["values"] for name in ("istio-cni", "ztunnel"))
     assert (cni["profile"], cni["platform"]) == ("ambient", "minikube")
     assert istiod.inputs["values"]["profile"] == "ambient"
-    assert ztunnel["resources"] == LEAN["ztunnel"]
+    assert ztunnel["resources"] == LEAN_ZTUNNEL
 
 
 def test_ambient_crds_children_are_deleted_with_the_cluster(ambient: ProgramRun) -> None:

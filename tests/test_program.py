@@ -10,17 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.plan import (
-    GRAFANA_DASHBOARD_CONFIGMAPS,
-    GRAFANA_REPOSITORY,
-    GRAFANA_VERSION,
-    ISTIO_REPOSITORY,
-    KIALI_REPOSITORY,
-    KIALI_VERSION,
-    METALLB_REPOSITORY,
-    PROMETHEUS_REPOSITORY,
-    PROMETHEUS_VERSION,
-)
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS, GRAFANA_REPOSITORY, GRAFANA_VERSION
+from components.model.parts.istio import ISTIO_REPOSITORY
+from components.model.parts.kiali import KIALI_REPOSITORY, KIALI_VERSION
+from components.model.parts.metallb import METALLB_REPOSITORY
+from components.model.parts.prometheus import PROMETHEUS_REPOSITORY, PROMETHEUS_VERSION
 from harness.config import project_defaults, pulumi_project
 from harness.kinds import COMMAND, PROVIDER, RELEASE
 from harness.program import ProgramFailedError, ProgramRun, Registration, run_program
@@ -75,7 +69,7 @@ def test_minimal_leaves_out_the_egress_gateway(minimal: ProgramRun) -> None:
 
 
 def test_releases_are_pinned_named_and_in_their_namespaces(demo: ProgramRun) -> None:
-    # The repositories are external facts, declared and cited once (components/plan.py);
+    # The repositories are external facts, declared and cited once (components/model/parts/);
     # tests/test_upstream.py holds them against shared/upstream's list of where they are published.
     defaults = project_defaults()
     metallb, istio = defaults["metallbVersion"], defaults["istioVersion"]

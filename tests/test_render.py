@@ -14,31 +14,16 @@ import helm_python
 import pytest
 import yaml
 
-from components.plan import (
-    EGRESS_RELEASE,
-    GRAFANA_DASHBOARD_CONFIGMAPS,
-    GRAFANA_PATH,
-    GRAFANA_PORT,
-    INGRESS_RELEASE,
-    JAEGER_QUERY_URL,
-    KIALI_PATH,
-    KIALI_PORT,
-    LEAN,
-    METALLB_NAMESPACE,
-    PROMETHEUS_PATH,
-    PROMETHEUS_PORT,
-    PROMETHEUS_URL,
-    ChartRelease,
-    ClusterState,
-    Plan,
-    Requests,
-    kiali_signing_key,
-    parse_memory_quantity,
-    release_plan,
-    requests_of,
-)
-from components.sample import HTTPBIN_LABELS, sample_namespace_labels
-from components.settings import CNI_PLATFORMS
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS, GRAFANA_PATH, GRAFANA_PORT
+from components.model.parts.istio import EGRESS_RELEASE, INGRESS_RELEASE, LEAN_ISTIOD
+from components.model.parts.jaeger import JAEGER_QUERY_URL
+from components.model.parts.kiali import KIALI_PATH, KIALI_PORT, kiali_signing_key
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.parts.prometheus import PROMETHEUS_PATH, PROMETHEUS_PORT, PROMETHEUS_URL
+from components.model.parts.sample import HTTPBIN_LABELS, sample_namespace_labels
+from components.model.plan import ClusterState, Plan, release_plan
+from components.model.release import ChartRelease, Requests, parse_memory_quantity, requests_of
+from components.model.settings import CNI_PLATFORMS
 from harness.config import EVERY_COMBINATION, settings_for
 from harness.world import ISTIO_ADDONS_DATA, upstream
 from tests.upstream import Object, comparable, leaf_paths, render, schema_problems, without_value
@@ -277,7 +262,7 @@ def test_every_platform_the_program_can_choose_renders_its_cni_directories(platf
 def test_the_sample_joins_the_mesh_the_way_the_profile_says(plan: Plan) -> None:
     """Sidecar profiles: istiod's webhook injects the sample's pods. Ambient:
     no sidecar, and istio-cni's selector takes the namespace in."""
-    labels = sample_namespace_labels(plan)
+    labels = sample_namespace_labels(plan.ambient)
     assert injected(plan, "sample", labels, HTTPBIN_LABELS) is not plan.ambient
     if plan.ambient:
         config = one(render(plan.release("istio-cni")), "ConfigMap", "istio-cni-config")["data"]
@@ -292,7 +277,7 @@ def test_the_sample_joins_the_mesh_the_way_the_profile_says(plan: Plan) -> None:
 
 
 def metallb(plan: Plan) -> list[Object]:
-    (release,) = plan.in_namespace(METALLB_NAMESPACE)
+    (release,) = plan.mesh_releases(METALLB_NAMESPACE)
     return render(release)
 
 
@@ -352,7 +337,7 @@ def test_every_value_changes_what_the_chart_renders_or_says_why_it_is_pinned(pla
 def test_a_dead_or_misspelled_value_is_caught() -> None:
     plan = release_plan(settings_for("minimal", "lean"))
     istiod = plan.release("istiod")
-    top_level_copy = {**istiod.values, "autoscaleEnabled": False, "resources": copy.deepcopy(LEAN["istiod"])}
+    top_level_copy = {**istiod.values, "autoscaleEnabled": False, "resources": copy.deepcopy(LEAN_ISTIOD)}
     assert dead_values(ChartRelease(**{**istiod.__dict__, "values": top_level_copy})) == [
         "autoscaleEnabled",
         "resources.requests.cpu",
@@ -360,7 +345,7 @@ def test_a_dead_or_misspelled_value_is_caught() -> None:
         "resources.limits.cpu",
         "resources.limits.memory",
     ]
-    (metallb,) = plan.in_namespace(METALLB_NAMESPACE)
+    (metallb,) = plan.mesh_releases(METALLB_NAMESPACE)
     misspelled = {**metallb.values, "speaker": {**metallb.values["speaker"], "ignoreExcludeLb": True}}
     assert dead_values(ChartRelease(**{**metallb.__dict__, "values": misspelled})) == ["speaker.ignoreExcludeLb"]
     # The gateway chart has a values schema: Helm refuses a misspelled key outright.

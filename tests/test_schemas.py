@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from components.metallb import address_pool_manifest
-from components.network import parse_address_pool
-from components.plan import release_plan
-from components.settings import ISTIO_PROFILES
+from components.model.network import parse_address_pool
+from components.model.plan import release_plan
+from components.model.settings import ISTIO_PROFILES
 from harness.config import EVERY_COMBINATION, settings_for
 from harness.kinds import PROVIDER, RELEASE
 from harness.program import ProgramRun

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from components.metallb import address_pool_manifest
-from components.network import parse_address_pool
-from components.settings import parse_settings
+from components.model.network import parse_address_pool
+from components.model.settings import parse_settings
 from components.shell import (
     INTERPRETER,
     access_environment,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.cluster import secrets_left_unprotected
-from components.settings import ConfigError
+from components.model.settings import ConfigError
 from harness.program import ProgramFailedError, run_program
 from harness.world import add_existing_cluster
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import (
+from components.model.settings import (
     ConfigError,
     NodeConfigError,
     address_pool_on_node,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.settings import parse_settings
+from components.model.settings import parse_settings
 from components.shell import cluster_environment, parse_cluster_access, recreate_triggers
 from harness.config import raw_config as raw
 

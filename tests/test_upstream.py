@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import re
 
-from components.plan import (
-    GATEWAY_API_CRDS_URL,
-    GATEWAY_API_VERSION,
-    GRAFANA_REPOSITORY,
-    GRAFANA_VERSION,
-    ISTIO_REPOSITORY,
-    KIALI_REPOSITORY,
-    METALLB_REPOSITORY,
-    PROMETHEUS_REPOSITORY,
-)
+from components.model.parts.grafana import GRAFANA_REPOSITORY, GRAFANA_VERSION
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, ISTIO_REPOSITORY
+from components.model.parts.kiali import KIALI_REPOSITORY
+from components.model.parts.metallb import METALLB_REPOSITORY
+from components.model.parts.prometheus import PROMETHEUS_REPOSITORY
 from components.shell import SCRIPTS
 from harness.config import project_defaults
 from harness.world import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, MINIKUBE_DATA, upstream

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from components.settings import parse_settings
+from components.model.settings import parse_settings
 from components.shell import (
     INTERPRETER,
     access_environment,

@@ -17,7 +17,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from components.plan import GRAFANA_VERSION, KIALI_VERSION, PROMETHEUS_VERSION, ChartRelease
+from components.model.parts.grafana import GRAFANA_VERSION
+from components.model.parts.kiali import KIALI_VERSION
+from components.model.parts.prometheus import PROMETHEUS_VERSION
+from components.model.release import ChartRelease
 from harness.world import ADDONS_DATA, GATEWAY_API_DATA, ISTIO_DATA, METALLB_DATA, upstream
 
 # The Kubernetes version objects are validated for: minikube 1.38.1's default,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from components.sample import SAMPLE_NAMESPACE
+from components.model.parts.sample import SAMPLE_NAMESPACE
 
 TIMEOUT_SECONDS = 10
 # How long the checks wait, by default, for a mesh that answers like one coming
@@ -123,7 +123,7 @@ COMING_BACK_STATUSES = frozenset({502, 503, 504})
 COMING_BACK_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH})
 
 
-def _answer(url: str, headers: Mapping[str, str] | None = None) -> Answer:
+def _http_get(url: str, headers: Mapping[str, str] | None = None) -> Answer:
     """A GET's answer, 4xx included; raises NotYetError for the answers of a mesh coming back."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
@@ -142,7 +142,7 @@ def _answer(url: str, headers: Mapping[str, str] | None = None) -> Answer:
 
 def _get(url: str) -> tuple[int, str]:
     """Status and `server` header of a GET, 4xx included."""
-    answer = _answer(url)
+    answer = _http_get(url)
     return answer.status, answer.server
 
 
@@ -218,7 +218,7 @@ def _httpbin_in_mesh(kubeconfig: str, context: str) -> tuple[bool, str]:
 
 def _get_json(url: str) -> tuple[int, Any]:
     """Status and parsed JSON body of a GET (None if the body is not JSON), 4xx included."""
-    answer = _answer(url)
+    answer = _http_get(url)
     try:
         return answer.status, json.loads(answer.body)
     except ValueError:
@@ -276,7 +276,7 @@ def send_sample_traffic(sample_url: str) -> tuple[bool, str]:
     x-client-trace-id header forces a trace whatever the random sampling
     (Envoy docs, Tracing: "How to initiate a trace": "By an external client via
     the x-client-trace-id header"). Sent only if every one reached httpbin."""
-    statuses = [_answer(sample_url, {"x-client-trace-id": str(uuid.uuid4())}).status for _ in range(SAMPLE_REQUESTS)]
+    statuses = [_http_get(sample_url, {"x-client-trace-id": str(uuid.uuid4())}).status for _ in range(SAMPLE_REQUESTS)]
     return (
         all(status == 200 for status in statuses),
         f"{SAMPLE_REQUESTS} requests to {sample_url} ({', '.join(map(str, statuses))})",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import yaml
 
 from components.checks import download
-from components.plan import Plan
-from components.settings import PROJECT
+from components.model.plan import Plan
+from components.model.settings import PROJECT
 
 _CHART_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
 SUGGESTED_VERSIONS = 3

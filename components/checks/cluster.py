@@ -17,18 +17,13 @@ from typing import Any
 
 from components.checks.host import parse_version
 from components.checks.process import Finished, ProcessError, run_process
-from components.footprint import cluster_requests, upgrade_surge
-from components.network import HostNetworks, describe_network_pool, network_holding
-from components.plan import (
-    ISTIO_NAMESPACE,
-    METALLB_NAMESPACE,
-    NO_REQUESTS,
-    Plan,
-    Requests,
-    release_plan,
-)
-from components.sample import SAMPLE_NAMESPACE
-from components.settings import (
+from components.model.footprint import cluster_requests, upgrade_surge
+from components.model.network import HostNetworks, describe_network_pool, network_holding
+from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.metallb import METALLB_NAMESPACE
+from components.model.plan import Plan, release_plan
+from components.model.release import NO_REQUESTS, Requests
+from components.model.settings import (
     OBSERVABILITY_LEVELS,
     PROJECT,
     NodeConfigError,
@@ -38,6 +33,7 @@ from components.settings import (
     istio_kubernetes_support,
     shell_word,
 )
+from components.sample import SAMPLE_NAMESPACE
 from components.shell import INTERPRETER, parse_host_networks, script
 
 

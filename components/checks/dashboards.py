@@ -22,8 +22,9 @@ import pulumi
 import yaml
 
 from components.checks import download
-from components.plan import GRAFANA_DASHBOARD_CONFIGMAPS, Plan
-from components.settings import PROJECT
+from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS
+from components.model.plan import Plan
+from components.model.settings import PROJECT
 
 ISTIO_GRAFANA_SAMPLE = "https://raw.githubusercontent.com/istio/istio/{version}/samples/addons/grafana.yaml"
 DOWNLOAD_TIMEOUT_SECONDS = 20

@@ -19,8 +19,9 @@ from typing import Any
 import pulumi
 
 from components.checks.process import ProcessError, run_process
-from components.plan import GATEWAY_API_VERSION, ISTIO_NAMESPACE, NOTHING_INSTALLED, ClusterState
-from components.settings import CNI_PLATFORMS, PROJECT, Settings
+from components.model.parts.istio import GATEWAY_API_VERSION, ISTIO_NAMESPACE
+from components.model.plan import NOTHING_INSTALLED, ClusterState
+from components.model.settings import CNI_PLATFORMS, PROJECT, Settings
 
 # The CRDs of the Gateway API release local-mesh installs (v1.6.0, standard
 # channel: config/crd/standard; tests/test_discovery.py holds this list

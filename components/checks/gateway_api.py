@@ -8,8 +8,9 @@ import yaml
 
 from components.checks import download
 from components.checks.discovery import BUNDLE_VERSION_ANNOTATION
-from components.plan import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION, Plan
-from components.settings import PROJECT
+from components.model.parts.istio import GATEWAY_API_CRDS_URL, GATEWAY_API_VERSION
+from components.model.plan import Plan
+from components.model.settings import PROJECT
 
 
 def holds_gateway_api_crds(text: str, version: str) -> bool:

@@ -14,16 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.checks.process import ProcessError, run_process
-from components.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
-from components.plan import Plan
-from components.settings import (
-    MIN_CPUS,
-    MIN_MEMORY_MB,
-    PROJECT,
-    Settings,
-    dotted,
-    istio_kubernetes_support,
-)
+from components.model.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
+from components.model.plan import Plan
+from components.model.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
 
 Version = tuple[int, int, int]
 

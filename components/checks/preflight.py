@@ -13,8 +13,8 @@ from components.checks.charts import chart_sources, published_chart_problems
 from components.checks.cluster import cluster_problems, gather_cluster_facts, gather_host_networks, pool_note
 from components.checks.gateway_api import gateway_api_download_problems
 from components.checks.host import find_problems, gather_facts
-from components.plan import Plan
-from components.settings import PROJECT, Settings
+from components.model.plan import Plan
+from components.model.settings import PROJECT, Settings
 
 
 class PreflightError(pulumi.RunError):

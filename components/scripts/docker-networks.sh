@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Print this host's docker networks as `docker network inspect` prints them (a
-# JSON array; components/network.py, read_docker_networks, reads it), so that
+# JSON array; components/model/network.py, read_docker_networks, reads it), so that
 # MetalLB's pool on an existing cluster can be taken from the network its node
 # is on. Where Docker cannot be asked (not installed, daemon down: a remote
 # cluster needs neither), print one line `unavailable: <why>` and succeed.

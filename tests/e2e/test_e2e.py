@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from components.network import parse_address_pool
+from components.model.network import parse_address_pool
 from harness.config import REPO
 from harness.machine import missing_prerequisite
 from tests.e2e.cleanup import clean_up

@@ -1,7 +1,11 @@
-"""The stack's configuration, parsed once into one validated, typed object.
+"""The stack's configuration, parsed once into one validated, typed object:
+what describes the cluster (ClusterSettings) and what describes the mesh
+(MeshSettings).
 
-Pure: no Pulumi resources are created here. Defaults live only in Pulumi.yaml;
-this module refuses a missing key rather than inventing a second default.
+No Pulumi resources and no processes; it reads the project's config from the
+Pulumi SDK (project_config) and the defaults from Pulumi.yaml (declared_defaults).
+Defaults live only in Pulumi.yaml; this module refuses a missing key rather than
+inventing a second default.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.network import (
+from components.model.network import (
     DEFAULT_POOL_HOSTS,
     AddressRange,
     HostNetworks,
@@ -35,7 +39,7 @@ from components.network import (
 
 PROJECT = "local-mesh"
 # The project file, where the defaults live.
-PULUMI_YAML = Path(__file__).parent.parent / "Pulumi.yaml"
+PULUMI_YAML = Path(__file__).parents[2] / "Pulumi.yaml"
 
 CONFIG_KEYS = (
     "cluster",
@@ -496,7 +500,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             f"and the address pool starts at .{DEFAULT_POOL_HOSTS[0]})",
         )
     if address_pool is not None and cluster == "minikube":
-        # The profile's network is a /24 of its own (components/network.py); on an
+        # The profile's network is a /24 of its own (components/model/network.py); on an
         # existing cluster the node's docker network (kind: often a /16) decides,
         # once the node is read.
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 
-from components.jaeger import jaeger_pods
-from components.plan import NO_REQUESTS, Plan, Requests
-from components.sample import sample_pods
-from components.settings import MIN_CPUS, MIN_MEMORY_MB, Settings
+from components.model.parts.jaeger import jaeger_pods
+from components.model.parts.sample import sample_pods
+from components.model.plan import Plan
+from components.model.release import NO_REQUESTS, Requests
+from components.model.settings import MIN_CPUS, MIN_MEMORY_MB, Settings
 
 # The lean mesh's promise: `cpus: 2`, `memory: 4g` is enough.
 LEAN_BUDGET_CPU_MILLIS = 500
@@ -28,8 +29,9 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     """Each pod local-mesh installs (one replica of each), with its requests."""
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
-        found.update(sample_pods(settings.resources, plan))
-    found.update(jaeger_pods(settings))
+        found.update(sample_pods(settings.resources, plan.sidecar))
+    if plan.jaeger:
+        found.update(jaeger_pods(settings.resources))
     return found
 
 

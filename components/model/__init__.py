@@ -1,0 +1,1 @@
+"""The pure model: settings, network, the parts and their footprint. No Pulumi resources, no processes."""

@@ -1,0 +1,188 @@
+"""Istio: its charts (base, istiod, the gateways; in ambient istio-cni and
+ztunnel), from one repository at the `istioVersion` the stack asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.model.parts.jaeger import JAEGER_EXTENSION_PROVIDER
+from components.model.release import (
+    GATEWAY_API_CRDS,
+    IMAGE_PULL_POLICY,
+    LOAD_BALANCER,
+    ChartRelease,
+    Pod,
+    Requests,
+    Values,
+    lean_or_chart,
+    resources,
+)
+
+# From Istio 1.31 on, Istio publishes its charts only here (a classic Helm
+# repository holding every older version too) and at oci://ghcr.io/istio/release/charts;
+# istio-release.storage.googleapis.com gets no 1.31 chart (Istio 1.31 upgrade
+# notes; shared/upstream/README.md, "Where the real artifacts are published").
+ISTIO_REPOSITORY = "https://blob.istio.io/istio-release/charts"
+ISTIO_NAMESPACE = "istio-system"
+# The Gateway API release Istio 1.31 is built against (its go.mod:
+# sigs.k8s.io/gateway-api v1.6.0); Istio 1.31 ignores TCPRoute CRDs older than v1.6.0.
+GATEWAY_API_VERSION = "v1.6.0"
+GATEWAY_API_CRDS_URL = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+)
+INGRESS_RELEASE = "istio-ingressgateway"
+EGRESS_RELEASE = "istio-egressgateway"
+
+LEAN_ISTIOD = resources("50m", "160Mi", "1000m", "1Gi")
+LEAN_GATEWAY = resources("20m", "64Mi", "1000m", "512Mi")
+LEAN_SIDECAR = resources("10m", "40Mi", "500m", "256Mi")
+LEAN_CNI = resources("10m", "40Mi", "200m", "128Mi")
+LEAN_ZTUNNEL = resources("20m", "64Mi", "1000m", "512Mi")
+# What the charts request where the plan sets nothing (`resources: istio`):
+# istiod's values.yaml (`resources`, `global.proxy.resources`) and its demo
+# profile (files/profile-demo.yaml: `pilot.resources`, `global.proxy.resources`),
+# the gateway, istio-cni and ztunnel charts' `resources`. MetalLB's chart
+# requests nothing. tests/test_render.py holds each against the rendered pods.
+ISTIOD_DEFAULT = {"demo": Requests(10, 100), "minimal": Requests(500, 2048), "ambient": Requests(500, 2048)}
+SIDECAR_DEFAULT = {"demo": Requests(10, 40), "minimal": Requests(100, 128), "ambient": Requests(100, 128)}
+GATEWAY_DEFAULT = Requests(100, 128)
+CNI_DEFAULT = Requests(100, 100)
+ZTUNNEL_DEFAULT = Requests(200, 512)
+
+
+def _istio(name: str, chart: str, version: str, values: Values, after: tuple[str, ...], **extra: Any) -> ChartRelease:
+    return ChartRelease(
+        name=name,
+        chart=chart,
+        repository=ISTIO_REPOSITORY,
+        version=version,
+        version_key="istioVersion",
+        namespace=ISTIO_NAMESPACE,
+        values=values,
+        after=after,
+        **extra,
+    )
+
+
+def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+    # `demo` and `ambient` select the chart's own profile files
+    # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
+    # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
+    values: Values = {"profile": profile} if profile in ("demo", "ambient") else {}
+    # istiod's own container and, through its injector's templates, every sidecar
+    # and gateway proxy (files/injection-template.yaml, gateway-injection-template.yaml:
+    # `imagePullPolicy` from global.imagePullPolicy).
+    values["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
+    pinned: dict[str, str] = {}
+    if tracing and profile != "demo":
+        # The Telemetry that turns tracing on names this provider. demo's chart
+        # profile declares it already (with three others a list set here would drop).
+        values["meshConfig"] = {"extensionProviders": [JAEGER_EXTENSION_PROVIDER]}
+    if lean:
+        # Under `pilot` only: the chart merges its profile over its defaults,
+        # then copies `pilot.*` over the top level (templates/zzz_profile.yaml,
+        # templates/zzy_descope_legacy.yaml), so a top-level copy is overwritten.
+        values["pilot"] = {"autoscaleEnabled": False, "resources": LEAN_ISTIOD}
+        values["global"]["proxy"] = {"resources": LEAN_SIDECAR}
+        agrees = "demo's chart profile (files/profile-demo.yaml) happens to agree"
+        pinned["pilot.autoscaleEnabled"] = f"lean runs one istiod in every profile; {agrees}"
+        for request in ("cpu", "memory"):
+            pinned[f"global.proxy.resources.requests.{request}"] = (
+                f"lean sidecars request the same in every profile; {agrees}"
+            )
+    return _istio(
+        "istiod",
+        "istiod",
+        version,
+        values,
+        after,
+        pods=(Pod("istiod", "Deployment", lean_or_chart(lean, LEAN_ISTIOD, ISTIOD_DEFAULT[profile]), surges=True),),
+        pinned=pinned,
+    )
+
+
+def _gateway(name: str, service_type: str, version: str, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+    """The gateway chart names its Deployment, Service and `istio=` label after
+    the release (minus `istio-`); Istio's samples select `istio: ingressgateway`."""
+    values: Values = {"service": {"type": service_type}}
+    if lean:
+        values.update({"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN_GATEWAY})
+    return _istio(
+        name,
+        "gateway",
+        version,
+        values,
+        after,
+        pods=(Pod(name, "Deployment", lean_or_chart(lean, LEAN_GATEWAY, GATEWAY_DEFAULT), surges=True),),
+        pinned=(
+            {"service.type": "a LoadBalancer Service with a real IP is the point of local-mesh"}
+            if service_type == "LoadBalancer"
+            else {}
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Istio:
+    """Istio's releases in install order, and what a workload joining the mesh meets."""
+
+    releases: list[ChartRelease]
+    # The release after which a workload joins the mesh as it starts: istiod
+    # (its webhook injects the sidecar), or in ambient the node agents' last.
+    mesh_ready: str
+    sidecar: Requests | None  # what istiod's injector gives each sidecar (None: no sidecars)
+
+
+def istio_releases(
+    version: str,
+    profile: str,
+    tracing: bool,
+    lean: bool,
+    cni_platform: str | None,
+    installs_crds: bool,
+    load_balancer: bool,
+) -> Istio:
+    """`tracing`: Jaeger is installed; `cni_platform`: istio-cni's platform
+    profile (ambient); `installs_crds`: local-mesh installs the Gateway API CRDs
+    (ambient, where the cluster has none); `load_balancer`: MetalLB gives the
+    ingress its address."""
+    ambient = profile == "ambient"
+    releases = [_istio("istio-base", "base", version, {}, ())]
+    releases.append(
+        _istiod(version, profile, tracing, lean, ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",))
+    )
+    mesh_ready = "istiod"
+    if ambient:
+        # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
+        # The platform profile says where the distribution keeps CNI files:
+        # on local-mesh's minikube (docker runtime) cni.cniNetnsDir=/var/run/docker/netns
+        # (files/profile-platform-minikube.yaml); on k3s the CNI config in
+        # /var/lib/rancher/k3s/agent/etc/cni/net.d (profile-platform-k3s.yaml).
+        cni: Values = {"profile": "ambient"}
+        if cni_platform is not None:
+            cni["platform"] = cni_platform
+        ztunnel: Values = {}
+        if lean:
+            cni["resources"] = LEAN_CNI
+            ztunnel["resources"] = LEAN_ZTUNNEL
+        # Both charts leave the pull policy to Kubernetes' default unless set
+        # (istio-cni templates/daemonset.yaml: pullPolicy or global.imagePullPolicy;
+        # ztunnel templates/daemonset.yaml: imagePullPolicy).
+        cni["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
+        ztunnel["imagePullPolicy"] = IMAGE_PULL_POLICY
+        cni_pod = Pod("istio-cni-node", "DaemonSet", lean_or_chart(lean, LEAN_CNI, CNI_DEFAULT), surges=False)
+        # ztunnel's chart: updateStrategy.rollingUpdate maxSurge 1, maxUnavailable 0.
+        ztunnel_pod = Pod("ztunnel", "DaemonSet", lean_or_chart(lean, LEAN_ZTUNNEL, ZTUNNEL_DEFAULT), surges=True)
+        releases.append(_istio("istio-cni", "cni", version, cni, ("istiod",), pods=(cni_pod,)))
+        releases.append(_istio("ztunnel", "ztunnel", version, ztunnel, ("istio-cni",), pods=(ztunnel_pod,)))
+        mesh_ready = "ztunnel"
+    # Gateway pods use `image: auto`, filled in by istiod's injection webhook.
+    # Helm counts a LoadBalancer Service ready once it has an IP: the ingress
+    # waits for MetalLB's pool (with loadBalancer none, the cluster's own).
+    ingress_after = (mesh_ready, LOAD_BALANCER) if load_balancer else (mesh_ready,)
+    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, ingress_after))
+    if profile == "demo":
+        releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, (mesh_ready,)))
+    sidecar = None if ambient else lean_or_chart(lean, LEAN_SIDECAR, SIDECAR_DEFAULT[profile])
+    return Istio(releases, mesh_ready, sidecar)

@@ -1,0 +1,72 @@
+"""Prometheus, which scrapes the mesh's proxies for Kiali, Grafana and `verify`."""
+
+from __future__ import annotations
+
+from components.model.parts.addon import NOT_IN_MESH, addon_release
+from components.model.release import NO_REQUESTS, ChartRelease, Dashboard, Pod, Values, requests_of, resources
+
+# The chart Istio 1.31 renders its Prometheus addon from (manifests/addons/gen.sh;
+# shared/upstream/addons/MANIFEST.txt), pinned to the version Istio pins.
+PROMETHEUS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_VERSION = "28.13.0"
+PROMETHEUS_PORT = 9090
+PROMETHEUS_PATH = "/prometheus"
+PROMETHEUS_DASHBOARD = Dashboard("prometheusUrl", "prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH)
+# The in-cluster address of Prometheus's HTTP API: the route prefix applies to every endpoint.
+PROMETHEUS_URL = f"http://prometheus.istio-system:{PROMETHEUS_PORT}{PROMETHEUS_PATH}"
+LEAN_PROMETHEUS = resources("50m", "192Mi", "1000m", "640Mi")
+LEAN_CONFIG_RELOADER = resources("5m", "16Mi", "50m", "32Mi")
+# Prometheus keeps hours, not the chart's 15 days, and never more than this
+# on disk; its emptyDir is capped a little above, so the kubelet evicts the pod
+# rather than fill the node's disk (values.yaml: server.retention,
+# server.retentionSize, server.emptyDir.sizeLimit).
+PROMETHEUS_RETENTION = "6h"
+PROMETHEUS_RETENTION_SIZE = "256MB"
+PROMETHEUS_VOLUME_LIMIT = "512Mi"
+
+
+def prometheus_release(lean: bool) -> ChartRelease:
+    server: Values = {
+        # Istio's name for it (values-prometheus.yaml), which Kiali and Grafana expect.
+        "fullnameOverride": "prometheus",
+        "service": {"servicePort": PROMETHEUS_PORT},
+        "podLabels": NOT_IN_MESH,
+        "persistentVolume": {"enabled": False},
+        "emptyDir": {"sizeLimit": PROMETHEUS_VOLUME_LIMIT},
+        "retention": PROMETHEUS_RETENTION,
+        "retentionSize": PROMETHEUS_RETENTION_SIZE,
+        # Served under /prometheus on the ingress: --web.route-prefix moves every
+        # endpoint (probes and the reloader follow it, templates/deploy.yaml), and
+        # --web.external-url builds the UI's links (its path is what matters; the
+        # ingress IP is not known when the values are made).
+        "prefixURL": PROMETHEUS_PATH,
+        "baseURL": f"http://localhost{PROMETHEUS_PATH}",
+        # Istio's values-prometheus.yaml scrapes every 15 s (the chart's default
+        # is 1m): Istio's Grafana dashboards and `verify` read rates over short
+        # windows, which one sample a minute leaves empty.
+        "global": {"scrape_interval": "15s"},
+    }
+    values: Values = {
+        # Istio's values-prometheus.yaml: only the server, no alertmanager,
+        # pushgateway, kube-state-metrics or node-exporter.
+        "alertmanager": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "server": server,
+        # Prometheus scrapes itself on its own port: under the route prefix too.
+        "scrapeConfigs": {"prometheus": {"metrics_path": f"{PROMETHEUS_PATH}/metrics"}},
+    }
+    if lean:
+        server["resources"] = LEAN_PROMETHEUS
+        values["configmapReload"] = {"prometheus": {"resources": LEAN_CONFIG_RELOADER}}
+    # The chart's server Deployment uses the Recreate strategy (values.yaml server.strategy).
+    requests = requests_of(LEAN_PROMETHEUS) + requests_of(LEAN_CONFIG_RELOADER) if lean else NO_REQUESTS
+    return addon_release(
+        "prometheus",
+        "prometheus",
+        PROMETHEUS_REPOSITORY,
+        PROMETHEUS_VERSION,
+        values,
+        (Pod("prometheus", "Deployment", requests, surges=False),),
+    )

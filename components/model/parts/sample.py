@@ -1,0 +1,37 @@
+"""Istio's httpbin sample behind the ingress gateway (`sample: true`): proof that the mesh works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.model.release import Requests, requests_of
+
+# Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
+SAMPLE_NAMESPACE = "sample"
+HTTPBIN_IMAGE = "docker.io/mccutchen/go-httpbin:v2.15.0"
+HTTPBIN_PORT = 8000
+HTTPBIN_TARGET_PORT = 8080
+HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
+# Routed paths, as Istio's httpbin-gateway.yaml routes them; anything else is a
+# 404 from Envoy, which `verify` checks too.
+SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
+# Istio's sample requests nothing; `resources: lean` gives httpbin small explicit requests.
+LEAN_HTTPBIN = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+
+
+def httpbin_resources(resources: str) -> dict[str, Any] | None:
+    return LEAN_HTTPBIN if resources == "lean" else None
+
+
+def sample_pods(resources: str, sidecar: Requests | None) -> dict[str, Requests]:
+    """httpbin, and the sidecar istiod's injector gives it (none in ambient)."""
+    pods = {"httpbin": requests_of(httpbin_resources(resources))}
+    if sidecar is not None:
+        pods["httpbin sidecar"] = sidecar
+    return pods
+
+
+def sample_namespace_labels(ambient: bool) -> dict[str, str]:
+    if ambient:
+        return {"istio.io/dataplane-mode": "ambient"}
+    return {"istio-injection": "enabled"}
