@@ -17,10 +17,9 @@ from components.model.parts.jaeger import (
     telemetry_spec,
 )
 from components.model.release import IMAGE_PULL_POLICY
-from components.model.settings import MeshSettings
 
 
-def install_jaeger(settings: MeshSettings, options: pulumi.ResourceOptions) -> None:
+def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptions) -> None:
     """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:
@@ -56,9 +55,7 @@ def install_jaeger(settings: MeshSettings, options: pulumi.ResourceOptions) -> N
                             args=["--config", "/jaeger-configuration/config.yaml"],
                             liveness_probe=probe,
                             readiness_probe=probe,
-                            resources=kubernetes.core.v1.ResourceRequirementsArgs(
-                                **jaeger_resources(settings.resources)
-                            ),
+                            resources=kubernetes.core.v1.ResourceRequirementsArgs(**jaeger_resources(lean)),
                             volume_mounts=[
                                 kubernetes.core.v1.VolumeMountArgs(
                                     name="configuration", mount_path="/jaeger-configuration"
@@ -96,6 +93,6 @@ def install_jaeger(settings: MeshSettings, options: pulumi.ResourceOptions) -> N
         api_version="telemetry.istio.io/v1",
         kind="Telemetry",
         metadata=kubernetes.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=ISTIO_NAMESPACE),
-        spec=telemetry_spec(settings.istio_profile),
+        spec=telemetry_spec(istio_profile),
         opts=options,
     )

@@ -59,7 +59,7 @@ class LocalMesh(pulumi.ComponentResource):
         if plan.addons():
             observability = Observability(
                 "observability",
-                settings,
+                settings.istio_profile,
                 plan,
                 settings.routes_dashboards,
                 cluster,
@@ -74,7 +74,6 @@ class LocalMesh(pulumi.ComponentResource):
         if settings.sample:
             sample = Sample(
                 "sample",
-                settings.resources,
                 plan,
                 cluster,
                 istio.ingress_address,

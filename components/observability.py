@@ -22,7 +22,6 @@ from components.model.parts.kiali import KIALI_DASHBOARD, kiali_values_with_graf
 from components.model.parts.prometheus import PROMETHEUS_DASHBOARD
 from components.model.plan import Plan
 from components.model.release import GRAFANA_DASHBOARDS, Values
-from components.model.settings import MeshSettings
 
 # The read-only endpoints of Prometheus's HTTP API that take POST as well as
 # GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
@@ -103,7 +102,7 @@ class Observability(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        settings: MeshSettings,
+        istio_profile: str,
         plan: Plan,
         routes: bool,
         cluster: Cluster,
@@ -135,7 +134,7 @@ class Observability(pulumi.ComponentResource):
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if plan.jaeger:
-            install_jaeger(settings, cluster.kubernetes_options(self, [control_plane]))
+            install_jaeger(plan.lean, istio_profile, cluster.kubernetes_options(self, [control_plane]))
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})

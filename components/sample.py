@@ -55,16 +55,14 @@ class Sample(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        resources: str,
         plan: Plan,
         cluster: Cluster,
         ingress_address: pulumi.Output[str],
         after: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`resources`: the `resources` key (lean or istio); `ingress_address`: the
-        ingress gateway's IP or hostname; `after`: what a workload waits for to
-        join the mesh as it starts (Istio.mesh_ready)."""
+        """`ingress_address`: the ingress gateway's IP or hostname; `after`: what
+        a workload waits for to join the mesh as it starts (Istio.mesh_ready)."""
         super().__init__("local-mesh:sample:Sample", name, None, opts)
         # After the mesh is ready for workloads (istiod, and so istio-base; in
         # ambient the node agents): a pod created before the injection webhook
@@ -114,7 +112,7 @@ class Sample(pulumi.ComponentResource):
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
                                 resources=(
                                     kubernetes.core.v1.ResourceRequirementsArgs(**requests)
-                                    if (requests := httpbin_resources(resources))
+                                    if (requests := httpbin_resources(plan.lean))
                                     else None
                                 ),
                             )

@@ -29,9 +29,9 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     """Each pod local-mesh installs (one replica of each), with its requests."""
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
-        found.update(sample_pods(settings.resources, plan.sidecar))
+        found.update(sample_pods(plan.lean, plan.sidecar))
     if plan.jaeger:
-        found.update(jaeger_pods(settings.resources))
+        found.update(jaeger_pods(plan.lean))
     return found
 
 

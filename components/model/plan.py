@@ -61,6 +61,8 @@ class Plan:
     jaeger: bool
     # What the ingress may route, of what `observability` installs, in route order.
     dashboards: tuple[Dashboard, ...]
+    # `resources: lean`: every pod of every part (charts or not) gets its lean resources.
+    lean: bool
 
     def release(self, name: str) -> ChartRelease:
         (found,) = [release for release in self.releases if release.name == name]
@@ -109,4 +111,4 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         releases.append(grafana_release(full, lean))
         routed.extend([GRAFANA_DASHBOARD, JAEGER_DASHBOARD])
     ambient = settings.istio_profile == "ambient"
-    return Plan(tuple(releases), ambient, istio.sidecar, istio.mesh_ready, full, tuple(routed))
+    return Plan(tuple(releases), ambient, istio.sidecar, istio.mesh_ready, full, tuple(routed), lean)

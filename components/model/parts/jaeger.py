@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model.release import Dashboard, Requests, requests_of
+from components.model.release import Dashboard, Requests, requests_of, resources
 
 JAEGER_PATH = "/jaeger"
 # Istio's tracing provider for Jaeger, as Istio's demo profile declares it
@@ -32,18 +32,18 @@ ZIPKIN_PORT = 9411
 # backend's `max_traces` (jaegertracing/jaeger v2.17.0, internal/storage/v2/memory/config.go). A local
 # mesh's traffic fits many times over; the pod's memory limit stays far above it.
 MAX_TRACES = 10000
-LEAN_JAEGER = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}
+LEAN_JAEGER = resources("20m", "64Mi", "500m", "384Mi")
 # Istio's jaeger.yaml requests 10m CPU and no memory.
 JAEGER_DEFAULT = {"requests": {"cpu": "10m"}}
 
 
-def jaeger_resources(resources: str) -> dict[str, Any]:
-    return LEAN_JAEGER if resources == "lean" else JAEGER_DEFAULT
+def jaeger_resources(lean: bool) -> dict[str, Any]:
+    return LEAN_JAEGER if lean else JAEGER_DEFAULT
 
 
-def jaeger_pods(resources: str) -> dict[str, Requests]:
-    """The Jaeger pod, with the `resources` key's requests."""
-    return {"jaeger": requests_of(jaeger_resources(resources))}
+def jaeger_pods(lean: bool) -> dict[str, Requests]:
+    """The Jaeger pod and its requests."""
+    return {"jaeger": requests_of(jaeger_resources(lean))}
 
 
 def jaeger_config() -> dict[str, Any]:

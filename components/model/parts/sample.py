@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model.release import Requests, requests_of
+from components.model.release import Requests, requests_of, resources
 
 # Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
 SAMPLE_NAMESPACE = "sample"
@@ -16,16 +16,16 @@ HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
 # 404 from Envoy, which `verify` checks too.
 SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
 # Istio's sample requests nothing; `resources: lean` gives httpbin small explicit requests.
-LEAN_HTTPBIN = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+LEAN_HTTPBIN = resources("10m", "32Mi", "200m", "128Mi")
 
 
-def httpbin_resources(resources: str) -> dict[str, Any] | None:
-    return LEAN_HTTPBIN if resources == "lean" else None
+def httpbin_resources(lean: bool) -> dict[str, Any] | None:
+    return LEAN_HTTPBIN if lean else None
 
 
-def sample_pods(resources: str, sidecar: Requests | None) -> dict[str, Requests]:
+def sample_pods(lean: bool, sidecar: Requests | None) -> dict[str, Requests]:
     """httpbin, and the sidecar istiod's injector gives it (none in ambient)."""
-    pods = {"httpbin": requests_of(httpbin_resources(resources))}
+    pods = {"httpbin": requests_of(httpbin_resources(lean))}
     if sidecar is not None:
         pods["httpbin sidecar"] = sidecar
     return pods
