@@ -60,7 +60,7 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
     http: list[dict[str, Any]] = []
     for output in outputs:
         service, port, path = DASHBOARDS[output]
-        if output == "prometheusUrl":
+        if output == PROMETHEUS_DASHBOARD.output:
             # Reads only. Prometheus's lifecycle endpoints (/-/quit, /-/reload),
             # its admin API (/api/v1/admin/tsdb/*), remote write and DELETE
             # /api/v1/series take POST, PUT or DELETE, which the gateway routes
@@ -76,7 +76,7 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
                     "route": [_destination(service, port)],
                 }
             )
-        elif output == "grafanaUrl":
+        elif output == GRAFANA_DASHBOARD.output:
             # Grafana serves at its root and takes the sub-path for its links
             # from root_url (components/model/parts/grafana.py): the gateway strips it.
             http.append({"match": [{"uri": {"exact": path}}], "redirect": {"uri": f"{path}/"}})

@@ -33,6 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from components.model.parts.grafana import GRAFANA_DASHBOARD
+from components.model.parts.jaeger import JAEGER_DASHBOARD
+from components.model.parts.kiali import KIALI_DASHBOARD
+from components.model.parts.prometheus import PROMETHEUS_DASHBOARD
 from components.model.parts.sample import SAMPLE_NAMESPACE
 
 TIMEOUT_SECONDS = 10
@@ -264,10 +268,10 @@ def _jaeger_answers(url: str) -> tuple[bool, str]:
 
 # Stack output -> (check name, probe); in the order the README lists the dashboards.
 DASHBOARD_CHECKS: dict[str, tuple[str, Callable[[str], tuple[bool, str]]]] = {
-    "kialiUrl": ("Kiali answers (status API)", _kiali_running),
-    "prometheusUrl": ("Prometheus answers (ready)", _prometheus_ready),
-    "grafanaUrl": ("Grafana answers (health API)", _grafana_healthy),
-    "jaegerUrl": ("Jaeger answers (services API)", _jaeger_answers),
+    KIALI_DASHBOARD.output: ("Kiali answers (status API)", _kiali_running),
+    PROMETHEUS_DASHBOARD.output: ("Prometheus answers (ready)", _prometheus_ready),
+    GRAFANA_DASHBOARD.output: ("Grafana answers (health API)", _grafana_healthy),
+    JAEGER_DASHBOARD.output: ("Jaeger answers (services API)", _jaeger_answers),
 }
 
 
@@ -322,8 +326,8 @@ def _jaeger_traces_httpbin(url: str) -> tuple[bool, str]:
 
 
 TELEMETRY_CHECKS: list[tuple[str, str, Callable[[str], tuple[bool, str]]]] = [
-    ("prometheusUrl", "Prometheus has httpbin's requests", _prometheus_counts_httpbin),
-    ("jaegerUrl", "Jaeger has a trace to httpbin", _jaeger_traces_httpbin),
+    (PROMETHEUS_DASHBOARD.output, "Prometheus has httpbin's requests", _prometheus_counts_httpbin),
+    (JAEGER_DASHBOARD.output, "Jaeger has a trace to httpbin", _jaeger_traces_httpbin),
 ]
 NO_SAMPLE = "this stack has no sample (sample: false)"
 NO_INGRESS = "the ingress does not answer as Envoy"
