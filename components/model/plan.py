@@ -25,7 +25,7 @@ from components.model.settings import ClusterSettings, Settings
 @dataclass(frozen=True)
 class ClusterState:
     """What the cluster already has that the plan depends on, read through the
-    stack's context before the plan is made (components/discovery.py). The
+    stack's context before the plan is made (components/checks/discovery.py). The
     default is a cluster that reports nothing of it (local-mesh's own minikube)."""
 
     # The istio-cni platform profile its nodes report (CNI_PLATFORMS); None: none recognised.
@@ -96,7 +96,7 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         lean,
         cni_platform(settings, cluster),
         # Ambient's istiod waits for the Gateway API CRDs local-mesh installs; a
-        # cluster that has its own keeps them (components/discovery.py).
+        # cluster that has its own keeps them (components/checks/discovery.py).
         installs_crds=settings.istio_profile == "ambient" and not cluster.gateway_api_crds,
         load_balancer=settings.metallb,
     )

@@ -27,7 +27,7 @@ GRAFANA_PORT = 3000
 GRAFANA_PATH = "/grafana"
 GRAFANA_DASHBOARD = Dashboard("grafanaUrl", "grafana", GRAFANA_PORT, GRAFANA_PATH)
 # Istio's dashboards, in the ConfigMaps its samples/addons/grafana.yaml ships them
-# in (components/dashboards.py puts them in the cluster), by the dashboard provider
+# in (components/checks/dashboards.py reads them, observability.py puts them in the cluster), by the dashboard provider
 # that reads each from disk (Istio's values-grafana.yaml, dashboardsConfigMaps).
 GRAFANA_DASHBOARD_CONFIGMAPS = {
     "istio": "istio-grafana-dashboards",
@@ -91,7 +91,7 @@ def grafana_release(jaeger: bool, lean: bool) -> ChartRelease:
             }
         },
         # Istio's dashboards from disk, in the ConfigMaps the program creates from
-        # the Istio release this stack runs (components/dashboards.py); the chart
+        # the Istio release this stack runs (components/checks/dashboards.py); the chart
         # mounts each at /var/lib/grafana/dashboards/<provider> (templates/_pod.tpl).
         # Not the chart's `dashboards` value: any entry there adds its
         # download-dashboards init container, which curls at every pod start.
