@@ -59,7 +59,7 @@ def _newest(versions: Iterable[str], like: str) -> str:
     return f"{scope} there are {', '.join(newest)}"
 
 
-def _asked(key: str, version: str) -> str:
+def _who_asked_for(key: str, version: str) -> str:
     """Who asked for a version: a config key holding it (metallbVersion,
     istioVersion), or a version the plan pins for a config key (the addons)."""
     if key.endswith("Version"):
@@ -89,14 +89,17 @@ def index_problems(index_text: str, url: str, sources: list[ChartSource]) -> lis
     missing: dict[tuple[str, str], list[str]] = {}
     for source in sources:
         if source.chart not in published:
-            problems.append(f"{_asked(source.key, source.version)}: {url} lists no chart named {source.chart!r}")
+            problems.append(
+                f"{_who_asked_for(source.key, source.version)}: {url} lists no chart named {source.chart!r}"
+            )
         elif source.version not in published[source.chart]:
             missing.setdefault((source.key, source.version), []).append(source.chart)
     for (key, version), charts in missing.items():
         # Versions every chart lacking this one has: any of them works for all.
         common = set.intersection(*(set(published[chart]) for chart in charts))
         problems.append(
-            f"{_asked(key, version)} is not published for {', '.join(charts)} in {url}: {_newest(common, version)}"
+            f"{_who_asked_for(key, version)} is not published for {', '.join(charts)} in {url}: "
+            f"{_newest(common, version)}"
         )
     return problems
 

@@ -168,7 +168,7 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     return errors, warnings
 
 
-def _answer(command: list[str]) -> str | None:
+def _stdout_on_success(command: list[str]) -> str | None:
     """The tool's answer when it succeeds; None if it is missing, fails or does not answer in time."""
     try:
         result = run_process(command)
@@ -189,7 +189,7 @@ def _docker_client_version() -> str | None:
 
 
 def _kubectl_version() -> str | None:
-    answer = _answer(["kubectl", "version", "--client", "--output=json"])
+    answer = _stdout_on_success(["kubectl", "version", "--client", "--output=json"])
     if answer is None:
         return None
     try:
@@ -202,8 +202,8 @@ def gather_facts(settings: Settings) -> HostFacts:
     """Ask the host's tools that these settings need. Read-only: nothing is started or changed."""
     answers = {
         # `pulumi version` prints e.g. v3.272.0 (pulumi/pulumi pkg/cmd/pulumi/version/version.go).
-        "pulumi": lambda: _answer(["pulumi", "version"]),
-        "minikube": lambda: _answer(["minikube", "version", "--short"]),
+        "pulumi": lambda: _stdout_on_success(["pulumi", "version"]),
+        "minikube": lambda: _stdout_on_success(["minikube", "version", "--short"]),
         "kubectl": _kubectl_version,
         "docker": _docker_client_version,
     }
