@@ -11,7 +11,7 @@ from components.model.plan import release_plan
 from components.model.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
 
 clusters = [parse_settings(project_config(), pulumi.get_stack())]
-for settings in clusters:
+for index, settings in enumerate(clusters):
     # What an existing cluster already has (istio-cni's platform, Gateway API CRDs),
     # read before the plan so that preview shows what up installs.
     plan = release_plan(settings, read_cluster_state(settings))
@@ -22,7 +22,8 @@ for settings in clusters:
     # Istio's Grafana dashboards, downloaded here on the host before anything is
     # created, so that no pod in the cluster downloads anything when it starts.
     dashboards = dashboards_for(plan, settings.istio_version)
-    mesh = LocalMesh(settings.kube_context, settings, plan, dashboards)
+    # The first cluster's resources keep the names of a one-cluster stack.
+    mesh = LocalMesh(settings.kube_context, settings, plan, dashboards, primary=index == 0)
     # The stack's outputs: one cluster's, under today's names.
     for output, value in mesh.outputs.items():
         pulumi.export(output, value)

@@ -21,7 +21,7 @@ import yaml
 from pulumi.output import UNKNOWN
 from pulumi_command import local
 
-from components.helm import Prerequisites, install_releases
+from components.helm import Prerequisites, Scope, install_releases
 from components.model.network import HostNetworks
 from components.model.release import ChartRelease, Values
 from components.model.settings import PROJECT, ClusterSettings, ConfigError
@@ -55,6 +55,8 @@ class Cluster(pulumi.ComponentResource):
     host_networks: pulumi.Output[HostNetworks | None]
     # Whether the stack made the cluster (and destroy deletes it whole).
     owned: bool
+    # The Pulumi name, in this cluster's mesh, of every resource that acts on it.
+    scope: Scope
     _provider: kubernetes.Provider
 
     def _read_access(
@@ -128,7 +130,12 @@ class Cluster(pulumi.ComponentResource):
         order under `parent`, each after what its `after` names (an earlier
         release, or a step of `after`), in the namespace this cluster gives it."""
         return install_releases(
-            releases, after, lambda before: self.kubernetes_options(parent, before), self.release_namespace, values
+            releases,
+            after,
+            lambda before: self.kubernetes_options(parent, before),
+            self.release_namespace,
+            self.scope,
+            values,
         )
 
 
@@ -146,8 +153,11 @@ class MinikubeCluster(Cluster):
     profile: pulumi.Output[str]
     owned = True
 
-    def __init__(self, name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, settings: ClusterSettings, scope: Scope, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
+        self.scope = scope
         # The stack's own line in its profile's owner mark. PULUMI_BACKEND_URL is
         # the state backend `make` (and the README's exports) point the CLI at.
         owner = stack_owner(
@@ -159,7 +169,7 @@ class MinikubeCluster(Cluster):
         ownership = owner_environment(owner)
 
         self._command = local.Command(
-            "minikube",
+            scope("minikube"),
             create=script("cluster-create.sh"),
             delete=script("cluster-delete.sh"),
             interpreter=INTERPRETER,
@@ -182,7 +192,7 @@ class MinikubeCluster(Cluster):
         self.profile = pulumi.Output.from_input(settings.profile)
 
         self._provider = kubernetes.Provider(
-            "minikube",
+            scope("minikube"),
             kubeconfig=self.kubeconfig,
             context=settings.kube_context,
             # Replace the provider (and so every resource) only if the cluster's
@@ -270,8 +280,11 @@ class ExistingCluster(Cluster):
 
     owned = False
 
-    def __init__(self, name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, settings: ClusterSettings, scope: Scope, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("local-mesh:cluster:ExistingCluster", name, None, opts)
+        self.scope = scope
         self._read_access(settings, "existing-cluster-access.sh", existing_access_environment(settings), [])
         self.host_networks = pulumi.Output.from_input(None)
         if settings.metallb:
@@ -283,7 +296,7 @@ class ExistingCluster(Cluster):
             )
             self.host_networks = networks.stdout.apply(parse_host_networks)
         self._provider = kubernetes.Provider(
-            "kubernetes",
+            scope("kubernetes"),
             kubeconfig=self.kubeconfig,
             context=settings.kube_context,
             # The context names the cluster: a refreshed kubeconfig (rotated
@@ -297,7 +310,7 @@ class ExistingCluster(Cluster):
     def release_namespace(self, namespace: str) -> pulumi.Resource | None:
         if namespace not in self._namespaces:
             self._namespaces[namespace] = kubernetes.core.v1.Namespace(
-                namespace,
+                self.scope(namespace),
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name=namespace),
                 opts=self.kubernetes_options(self),
             )
@@ -317,8 +330,21 @@ def refuse_unprotected_credentials(settings: ClusterSettings) -> None:
         )
 
 
-def cluster_for(name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None = None) -> Cluster:
-    """The cluster these settings name."""
+def mesh_scope(mesh: str, primary: bool) -> Scope:
+    """How a mesh names its resources: the first mesh (`primary`) by the names
+    they had when a stack had one mesh, so an existing stack's URNs stay as they
+    are; every further mesh prefixes them with its own name, since two resources
+    of one type under the same parent types would otherwise share a URN
+    (sdk/go/common/resource/urn.go NewURN: the parent's type chain, never its name)."""
+    if primary:
+        return lambda name: name
+    return lambda name: f"{mesh}-{name}"
+
+
+def cluster_for(
+    name: str, settings: ClusterSettings, scope: Scope, opts: pulumi.ResourceOptions | None = None
+) -> Cluster:
+    """The cluster these settings name, its resources named by `scope`."""
     if settings.on_minikube:
-        return MinikubeCluster(name, settings, opts)
-    return ExistingCluster(name, settings, opts)
+        return MinikubeCluster(name, settings, scope, opts)
+    return ExistingCluster(name, settings, scope, opts)

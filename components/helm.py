@@ -14,6 +14,10 @@ from components.model.release import ChartRelease
 # default has been too short for istiod on a cold cache.
 RELEASE_TIMEOUT_SECONDS = 900
 
+# A resource's Pulumi name in its mesh, from the name it has in every mesh
+# (components/cluster.py, mesh_scope).
+Scope = Callable[[str], str]
+
 # What a release may wait for besides another release of the plan, by the name
 # its `after` gives it (components/model/release.py: LOAD_BALANCER, ...).
 Prerequisites = Mapping[str, Sequence[pulumi.Resource]]
@@ -24,6 +28,7 @@ def install_releases(
     prerequisites: Prerequisites,
     options: Callable[[Sequence[pulumi.Resource]], pulumi.ResourceOptions],
     namespace: Callable[[str], pulumi.Resource | None],
+    scope: Scope,
     values: Mapping[str, pulumi.Input[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Release]:
     """Install each release in plan order, after what its `after` names: an
@@ -32,7 +37,8 @@ def install_releases(
     Namespace a release lands in where the program owns it (the release waits
     for it, and destroy deletes it after the release), or None where Helm is
     to make it (Cluster.release_namespace). `values` replaces a release's
-    plan values where they take something known only while the stack runs."""
+    plan values where they take something known only while the stack runs.
+    `scope` gives each release's Pulumi name in its mesh (Helm's stays the plan's)."""
     installed: dict[str, Release] = {}
     for plan in releases:
         owned = namespace(plan.namespace)
@@ -40,7 +46,11 @@ def install_releases(
         for step in plan.after:
             before.extend([installed[step]] if step in installed else prerequisites[step])
         installed[plan.name] = chart_release(
-            plan, options(before), create_namespace=owned is None, values=(values or {}).get(plan.name)
+            plan,
+            options(before),
+            create_namespace=owned is None,
+            resource_name=scope(plan.name),
+            values=(values or {}).get(plan.name),
         )
     return installed
 
@@ -49,6 +59,7 @@ def chart_release(
     plan: ChartRelease,
     opts: pulumi.ResourceOptions,
     create_namespace: bool,
+    resource_name: str,
     values: pulumi.Input[Mapping[str, Any]] | None = None,
 ) -> Release:
     """A real Helm release (`helm list` shows it) that Helm waits on until ready.
@@ -57,7 +68,7 @@ def chart_release(
     half-installed release behind and the next run starts clean.
     """
     return Release(
-        plan.name,
+        resource_name,
         name=plan.name,
         chart=plan.chart,
         version=plan.version,

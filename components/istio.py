@@ -98,7 +98,7 @@ class Istio(pulumi.ComponentResource):
         if mtls == "strict":
             # After istiod, whose webhook validates Istio's custom resources.
             kubernetes.apiextensions.CustomResource(
-                "mesh-mtls",
+                cluster.scope("mesh-mtls"),
                 api_version="security.istio.io/v1",
                 kind="PeerAuthentication",
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE),
@@ -108,7 +108,7 @@ class Istio(pulumi.ComponentResource):
 
         # After istiod, whose webhook validates it (and istio-base's CRDs define it).
         kubernetes.apiextensions.CustomResource(
-            "mesh-gateway",
+            cluster.scope("mesh-gateway"),
             api_version="networking.istio.io/v1",
             kind="Gateway",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=MESH_GATEWAY_NAME, namespace=ISTIO_NAMESPACE),
@@ -121,7 +121,7 @@ class Istio(pulumi.ComponentResource):
         # (pulumi/pulumi#16395).
         ingress = installed[INGRESS_RELEASE]
         service = kubernetes.core.v1.Service.get(
-            "ingress-gateway-service",
+            cluster.scope("ingress-gateway-service"),
             pulumi.Output.concat(ingress.status.namespace, "/", ingress.status.name),
             opts=cluster.read_options(self),
         )
@@ -146,17 +146,17 @@ class Istio(pulumi.ComponentResource):
         stack holds them."""
         if cluster.owned:
             return kubernetes.yaml.v2.ConfigFile(
-                GATEWAY_API_CRDS, file=GATEWAY_API_CRDS_URL, opts=cluster.kubernetes_options(self)
+                cluster.scope(GATEWAY_API_CRDS), file=GATEWAY_API_CRDS_URL, opts=cluster.kubernetes_options(self)
             )
         namespace = cluster.release_namespace(ISTIO_NAMESPACE)
         receipt = kubernetes.core.v1.ConfigMap(
-            "gateway-api-crds-receipt",
+            cluster.scope("gateway-api-crds-receipt"),
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=GATEWAY_API_RECEIPT, namespace=ISTIO_NAMESPACE),
             data={"bundleVersion": GATEWAY_API_VERSION, "url": GATEWAY_API_CRDS_URL},
             opts=cluster.kubernetes_options(self, [namespace] if namespace else []),
         )
         return kubernetes.yaml.v2.ConfigFile(
-            GATEWAY_API_CRDS,
+            cluster.scope(GATEWAY_API_CRDS),
             file=GATEWAY_API_CRDS_URL,
             opts=pulumi.ResourceOptions.merge(
                 cluster.kubernetes_options(self, [receipt]),

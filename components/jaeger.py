@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import yaml
 
+from components.helm import Scope
 from components.model.parts.istio import ISTIO_NAMESPACE
 from components.model.parts.jaeger import (
     HEALTH_PORT,
@@ -19,14 +20,15 @@ from components.model.parts.jaeger import (
 from components.model.release import IMAGE_PULL_POLICY
 
 
-def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptions) -> None:
-    """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)."""
+def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptions, scope: Scope) -> None:
+    """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)
+    and named by `scope`."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:
         return kubernetes.meta.v1.ObjectMetaArgs(name=object_name, namespace=ISTIO_NAMESPACE, labels=JAEGER_LABELS)
 
     config = kubernetes.core.v1.ConfigMap(
-        "jaeger",
+        scope("jaeger"),
         metadata=meta("jaeger"),
         data={"config.yaml": yaml.safe_dump(jaeger_config(), sort_keys=False)},
         opts=options,
@@ -35,7 +37,7 @@ def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptio
         http_get=kubernetes.core.v1.HTTPGetActionArgs(path="/status", port=HEALTH_PORT)
     )
     kubernetes.apps.v1.Deployment(
-        "jaeger",
+        scope("jaeger"),
         metadata=meta("jaeger"),
         spec=kubernetes.apps.v1.DeploymentSpecArgs(
             replicas=1,
@@ -76,7 +78,7 @@ def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptio
     )
     for service, ports in JAEGER_SERVICES.items():
         kubernetes.core.v1.Service(
-            service,
+            scope(service),
             metadata=meta(service),
             spec=kubernetes.core.v1.ServiceSpecArgs(
                 selector=JAEGER_LABELS,
@@ -89,7 +91,7 @@ def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptio
         )
     # After istiod (in `options`), whose webhook validates Istio's custom resources.
     kubernetes.apiextensions.CustomResource(
-        "mesh-tracing",
+        scope("mesh-tracing"),
         api_version="telemetry.istio.io/v1",
         kind="Telemetry",
         metadata=kubernetes.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=ISTIO_NAMESPACE),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from components.cluster import MinikubeCluster, cluster_for, refuse_unprotected_credentials
+from components.cluster import MinikubeCluster, cluster_for, mesh_scope, refuse_unprotected_credentials
 from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
@@ -29,7 +29,9 @@ def _moved_here() -> pulumi.ResourceOptions:
 class LocalMesh(pulumi.ComponentResource):
     """A cluster (local-mesh's minikube, or one the user has) -> MetalLB (with
     loadBalancer metallb) -> Istio -> the dashboards `observability` asks for ->
-    the sample. `outputs` are the stack outputs of this cluster's mesh."""
+    the sample. `outputs` are the stack outputs of this cluster's mesh.
+    Every resource under it is named by `mesh_scope`: the `primary` (first)
+    mesh's as a one-mesh stack's always were, a further mesh's after its own name."""
 
     outputs: dict[str, pulumi.Output[Any]]
 
@@ -39,6 +41,7 @@ class LocalMesh(pulumi.ComponentResource):
         settings: Settings,
         plan: Plan,
         dashboards: Mapping[str, Mapping[str, str]],
+        primary: bool,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`plan`: the releases for this cluster; `dashboards`: Istio's Grafana
@@ -47,18 +50,19 @@ class LocalMesh(pulumi.ComponentResource):
         super().__init__("local-mesh:mesh:LocalMesh", name, None, opts)
         child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _moved_here())
         self.outputs = {}
-        cluster = cluster_for("cluster", settings, child)
+        scope = mesh_scope(name, primary)
+        cluster = cluster_for(scope("cluster"), settings, scope, child)
         after: Prerequisites = {}
         address_pool = None
         if settings.metallb:
-            metallb = MetalLB("metallb", settings, plan.mesh_releases(METALLB_NAMESPACE), cluster, child)
+            metallb = MetalLB(scope("metallb"), settings, plan.mesh_releases(METALLB_NAMESPACE), cluster, child)
             after = {LOAD_BALANCER: metallb.ready}
             address_pool = metallb.address_pool
             self.outputs["addressPool"] = metallb.address_pool
-        istio = Istio("istio", plan, settings.istio_version, settings.mtls, cluster, after, child)
+        istio = Istio(scope("istio"), plan, settings.istio_version, settings.mtls, cluster, after, child)
         if plan.addons():
             observability = Observability(
-                "observability",
+                scope("observability"),
                 settings.istio_profile,
                 plan,
                 settings.routes_dashboards,
@@ -73,7 +77,7 @@ class LocalMesh(pulumi.ComponentResource):
             self.outputs.update(observability.urls)
         if settings.sample:
             sample = Sample(
-                "sample",
+                scope("sample"),
                 plan,
                 cluster,
                 istio.ingress_address,

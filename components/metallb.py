@@ -68,7 +68,7 @@ class MetalLB(pulumi.ComponentResource):
         # The pool waits until MetalLB's webhook admits a dry run of it
         # (why: metallb-webhook-ready.sh), so a first `pulumi up` needs no retry.
         webhook_ready = local.Command(
-            "metallb-webhook-ready",
+            cluster.scope("metallb-webhook-ready"),
             create=script("metallb-webhook-ready.sh"),
             interpreter=INTERPRETER,
             environment=webhook_gate_environment(
@@ -79,7 +79,7 @@ class MetalLB(pulumi.ComponentResource):
 
         after_webhook = cluster.kubernetes_options(self, [webhook_ready])
         address_pool = kubernetes.apiextensions.CustomResource(
-            "address-pool",
+            cluster.scope("address-pool"),
             api_version=METALLB_API_VERSION,
             kind="IPAddressPool",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),
@@ -87,7 +87,7 @@ class MetalLB(pulumi.ComponentResource):
             opts=after_webhook,
         )
         advertisement = kubernetes.apiextensions.CustomResource(
-            "l2-advertisement",
+            cluster.scope("l2-advertisement"),
             api_version=METALLB_API_VERSION,
             kind="L2Advertisement",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name=ADDRESS_POOL_NAME, namespace=METALLB_NAMESPACE),

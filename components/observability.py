@@ -117,7 +117,7 @@ class Observability(pulumi.ComponentResource):
         # before anything was created; after istiod, as everything in istio-system.
         dashboard_configmaps: list[pulumi.Resource] = [
             kubernetes.core.v1.ConfigMap(
-                configmap,
+                cluster.scope(configmap),
                 metadata=kubernetes.meta.v1.ObjectMetaArgs(name=configmap, namespace=ISTIO_NAMESPACE),
                 data=dict(data),
                 opts=cluster.kubernetes_options(self, [control_plane]),
@@ -134,7 +134,7 @@ class Observability(pulumi.ComponentResource):
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if plan.jaeger:
-            install_jaeger(plan.lean, istio_profile, cluster.kubernetes_options(self, [control_plane]))
+            install_jaeger(plan.lean, istio_profile, cluster.kubernetes_options(self, [control_plane]), cluster.scope)
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})
@@ -142,7 +142,7 @@ class Observability(pulumi.ComponentResource):
         outputs = installed_dashboards(plan)
         # After istiod, whose webhook validates it.
         kubernetes.apiextensions.CustomResource(
-            "dashboards",
+            cluster.scope("dashboards"),
             api_version="networking.istio.io/v1",
             kind="VirtualService",
             metadata=kubernetes.meta.v1.ObjectMetaArgs(name="dashboards", namespace=ISTIO_NAMESPACE),

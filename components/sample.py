@@ -75,16 +75,18 @@ class Sample(pulumi.ComponentResource):
             return kubernetes.meta.v1.ObjectMetaArgs(name=name, namespace=SAMPLE_NAMESPACE, labels=labels)
 
         namespace = kubernetes.core.v1.Namespace(
-            "sample",
+            cluster.scope("sample"),
             metadata=kubernetes.meta.v1.ObjectMetaArgs(
                 name=SAMPLE_NAMESPACE, labels=sample_namespace_labels(plan.ambient)
             ),
             opts=in_cluster,
         )
         in_namespace = cluster.kubernetes_options(self, [*after, namespace])
-        account = kubernetes.core.v1.ServiceAccount("httpbin", metadata=meta("httpbin"), opts=in_namespace)
+        account = kubernetes.core.v1.ServiceAccount(
+            cluster.scope("httpbin"), metadata=meta("httpbin"), opts=in_namespace
+        )
         kubernetes.core.v1.Service(
-            "httpbin",
+            cluster.scope("httpbin"),
             metadata=meta("httpbin", {"app": "httpbin", "service": "httpbin"}),
             spec=kubernetes.core.v1.ServiceSpecArgs(
                 ports=[
@@ -95,7 +97,7 @@ class Sample(pulumi.ComponentResource):
             opts=in_namespace,
         )
         kubernetes.apps.v1.Deployment(
-            "httpbin",
+            cluster.scope("httpbin"),
             metadata=meta("httpbin"),
             spec=kubernetes.apps.v1.DeploymentSpecArgs(
                 replicas=1,
@@ -123,7 +125,7 @@ class Sample(pulumi.ComponentResource):
             opts=in_namespace,
         )
         kubernetes.apiextensions.CustomResource(
-            "httpbin",
+            cluster.scope("httpbin"),
             api_version="networking.istio.io/v1",
             kind="VirtualService",
             metadata=meta("httpbin"),

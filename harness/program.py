@@ -384,12 +384,14 @@ def run_program(
     preview: bool = False,
     machine: Mapping[str, str] | None = None,
     after: ProgramRun | None = None,
+    program: Path = REPO / "__main__.py",
 ) -> ProgramRun:
     """Run the real __main__.py under mocks, as `pulumi up` (or preview) would.
 
     `machine` adds environment variables that shape the stand-in laptop
     (for example FAKE_DOCKER_CPUS). `after` is an earlier run whose state this
-    run starts from, as a second `pulumi up` does. A value the CLI's own type
+    run starts from, as a second `pulumi up` does. `program` replaces
+    __main__.py with another program of the same components. A value the CLI's own type
     check refuses stops it before the program, as the CLI does."""
     refused = cli_config_error(stack, stack_config(stack, overrides))
     if refused is not None:
@@ -437,7 +439,7 @@ def run_program(
         os.environ.pop(BACKEND_URL, None)
     try:
         try:
-            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(program), run_name="__main__")
         except Exception as failure:
             # Let what was already queued finish, as the language host would, then fail.
             with contextlib.suppress(Exception):
