@@ -56,6 +56,17 @@ def test_an_explicit_pool_inside_the_subnet_is_kept() -> None:
     assert resolve_address_pool(pool, "192.168.49.2") == pool
 
 
+def refusal_of_pool(tmp_path: Path, pool: str) -> tuple[ProgramFailedError, str]:
+    """The program's failure on this addressPool, and its one line. The language
+    host logs a RunError as its text alone, any other exception with a traceback
+    (sdk/python/cmd/pulumi-language-python-exec:234-241)."""
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, {"addressPool": pool})
+    assert isinstance(failure.value.cause, pulumi.RunError)
+    (line,) = str(failure.value.cause).splitlines()
+    return failure.value, line
+
+
 @pytest.mark.parametrize(
     ("pool", "problem"),
     [
@@ -90,12 +101,7 @@ def test_malformed_pools_are_refused(text: str) -> None:
 def test_an_unusable_explicit_pool_stops_the_run_with_one_line_naming_the_key(
     tmp_path: Path, pool: str, problem: str
 ) -> None:
-    with pytest.raises(ProgramFailedError) as failure:
-        run_program("dev", tmp_path, {"addressPool": pool})
-    # The language host logs a RunError as its text alone, any other exception
-    # with a traceback (sdk/python/cmd/pulumi-language-python-exec:234-241).
-    assert isinstance(failure.value.cause, pulumi.RunError)
-    (line,) = str(failure.value.cause).splitlines()
+    _, line = refusal_of_pool(tmp_path, pool)
     assert line.startswith(f"local-mesh:addressPool = '{pool}' is not valid: expected addresses inside the node's ")
     assert problem in line
 
@@ -275,14 +281,11 @@ def test_pre_flight_names_the_slice_it_chose() -> None:
 def test_a_pool_no_node_network_can_hold_is_refused_before_anything_is_created(
     tmp_path: Path, pool: str, problem: str
 ) -> None:
-    with pytest.raises(ProgramFailedError) as failure:
-        run_program("dev", tmp_path, {"addressPool": pool})
-    assert isinstance(failure.value.cause, pulumi.RunError)
-    (line,) = str(failure.value.cause).splitlines()
+    failure, line = refusal_of_pool(tmp_path, pool)
     assert line.startswith(
         f"local-mesh:addressPool = '{pool}' is not valid: expected addresses inside one /24, "
         "without its .0, .1, .254 and .255 ("
     )
     assert problem in line
-    assert failure.value.registrations == []
+    assert failure.registrations == []
     assert not (tmp_path / "state.json").exists()
