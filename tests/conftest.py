@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.config import stack_config
 from harness.program import ProgramRun, run_program
+from harness.world import fake_environment
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,3 +37,9 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
         return runs[key]
 
     return run
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, str]:
+    """A laptop where minikube, kubectl and docker are the stand-ins."""
+    return fake_environment(tmp_path / "machine")

@@ -25,11 +25,6 @@ from harness.program import ProgramFailedError, ProgramRun, owner_of, run_progra
 from harness.world import fake_environment, fake_state, run_shell
 
 
-@pytest.fixture
-def machine(tmp_path: Path) -> dict[str, str]:
-    return fake_environment(tmp_path / "machine")
-
-
 def run(name: str, machine: dict[str, str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return run_shell(script(name), {**machine, **environment}, INTERPRETER)
 

@@ -27,18 +27,11 @@ from harness.program import owner_of
 from harness.world import (
     FAKE_BIN,
     add_existing_cluster,
-    fake_environment,
     fake_state,
     node_object,
     run_shell,
     set_fake_profile,
 )
-
-
-@pytest.fixture
-def machine(tmp_path: Path) -> dict[str, str]:
-    """A laptop where minikube and kubectl are the stand-ins."""
-    return fake_environment(tmp_path / "machine")
 
 
 def run(name: str, machine: dict[str, str], **environment: str) -> subprocess.CompletedProcess[str]:
