@@ -62,6 +62,7 @@ CONFIG_KEYS = (
     "observability",
     "dashboardRoutes",
     "platform",
+    "imageCache",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
@@ -78,6 +79,9 @@ OBSERVABILITY_LEVELS = ("full", "kiali", "none")
 # local-mesh's own minikube (a host-only docker network), off on an existing
 # cluster, whose ingress others may reach.
 DASHBOARD_ROUTES = ("auto", "on", "off")
+# Whether the node pulls through local-mesh's pull-through caches on this host
+# (components/model/images.py). auto: on with local-mesh's own minikube.
+IMAGE_CACHE_MODES = ("auto", "on", "off")
 # The platforms istio-cni's chart has a profile for (its files/profile-platform-<name>.yaml,
 # Istio 1.31): where that distribution keeps CNI config, binaries and network namespaces.
 CNI_PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
@@ -159,10 +163,15 @@ class ClusterSettings:
     address_pool: AddressRange | None
     address_pool_text: str  # as the user typed it, for messages
     platform: str
+    image_cache: str
 
     @property
     def on_minikube(self) -> bool:
         return self.cluster == "minikube"
+
+    @property
+    def caches_images(self) -> bool:
+        return self.image_cache == "on" or (self.image_cache == "auto" and self.on_minikube)
 
     @property
     def metallb(self) -> bool:
@@ -484,6 +493,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     )
     dashboard_routes = _choice(raw, "dashboardRoutes", DASHBOARD_ROUTES)
     platform = _choice(raw, "platform", PLATFORMS)
+    image_cache = _choice(raw, "imageCache", IMAGE_CACHE_MODES)
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
@@ -549,4 +559,5 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         observability=observability,
         dashboard_routes=dashboard_routes,
         platform=platform,
+        image_cache=image_cache,
     )

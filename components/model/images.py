@@ -1,0 +1,37 @@
+"""Where the stack's images come from, and the host's registries the node pulls
+through: one pull-through cache per upstream registry, and a registry for the
+user's own images. Pure: names and addresses only.
+
+Every host registry is a CNCF Distribution `registry:2` container on this
+host, named here, joined to the cluster's docker network, where the node
+reaches it by container name on the registry's own port (Distribution listens
+on :5000 unless configured otherwise: distribution/distribution
+cmd/registry/config-example.yml, `http: addr: :5000`).
+"""
+
+from __future__ import annotations
+
+# The upstream registries the stack's images come from (Istio 1.31's charts and
+# addons: docker.io/istio, quay.io/metallb, quay.io/kiali, docker.io/prom,
+# ghcr.io/prometheus-operator, docker.io/grafana, docker.io/jaegertracing,
+# docker.io/mccutchen; shared/upstream). The render tests hold every rendered
+# image to one of these.
+UPSTREAM_REGISTRIES = ("docker.io", "quay.io", "ghcr.io")
+REGISTRY_PORT = 5000
+# The user's own registry: `docker push localhost:<port>/<image>` from the host.
+LOCAL_REGISTRY_NAME = "local-mesh-registry"
+
+
+def cache_name(registry: str) -> str:
+    """The container (and so the node-side host name) of the cache of `registry`."""
+    return "local-mesh-cache-" + registry.replace(".", "-")
+
+
+def cache_host(registry: str) -> str:
+    """How the node names the cache of `registry` in an image reference."""
+    return f"{cache_name(registry)}:{REGISTRY_PORT}"
+
+
+def local_registry_host() -> str:
+    """How the node (and a pod spec) names the user's own registry."""
+    return f"{LOCAL_REGISTRY_NAME}:{REGISTRY_PORT}"
