@@ -35,3 +35,26 @@ def cache_host(registry: str) -> str:
 def local_registry_host() -> str:
     """How the node (and a pod spec) names the user's own registry."""
     return f"{LOCAL_REGISTRY_NAME}:{REGISTRY_PORT}"
+
+
+def registry_of(image: str) -> str:
+    """The registry an image reference names: its first path component when
+    that holds a `.` or `:` or is `localhost`, else Docker Hub
+    (distribution/reference normalize.go, splitDockerDomain)."""
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def pulled_from(image: str, caches: bool) -> str:
+    """Where the node pulls `image` (a reference, or a repository or hub
+    without a tag, written with its registry and full path) from: with
+    `caches`, the cache of its registry, on the same path (a Distribution proxy
+    serves the upstream's repositories under their own names); else the
+    upstream itself."""
+    if not caches:
+        return image
+    registry = registry_of(image)
+    path = image.removeprefix(f"{registry}/")
+    return f"{cache_host(registry)}/{path}"
