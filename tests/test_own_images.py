@@ -19,6 +19,7 @@ from harness.config import REPO
 from harness.kinds import of_kind
 from harness.program import ProgramRun
 from tests.conftest import SharedRun
+from tests.test_agreement import string_matches
 from tests.upstream import Object, schema_problems
 
 MANIFEST = REPO / "docs" / "examples" / "hello.yaml"
@@ -105,25 +106,16 @@ def uri_matchers(http: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [match["uri"] for rule in http for match in rule.get("match", []) if "uri" in match]
 
 
-def matches(matcher: dict[str, str], path: str) -> bool:
-    """Istio's StringMatch on a request path: exact, prefix or (RE2, whole) regex."""
-    if "exact" in matcher:
-        return path == matcher["exact"]
-    if "prefix" in matcher:
-        return path.startswith(matcher["prefix"])
-    return re.fullmatch(matcher["regex"], path) is not None
-
-
 def test_the_path_is_free_on_the_mesh_gateway(hello: dict[str, Object], run: ProgramRun) -> None:
     """No route of the program's own takes the manifest's requests, nor the manifest the program's."""
     ours = uri_matchers(hello["VirtualService"]["spec"]["http"])
     theirs = [m for route in of_kind(run, "VirtualService") for m in uri_matchers(route.inputs["spec"]["http"])]
     assert theirs
     for path in ("/hello", "/hello/", "/hello/get"):
-        assert any(matches(m, path) for m in ours), path
-        assert not any(matches(m, path) for m in theirs), path
+        assert any(string_matches(m, path) for m in ours), path
+        assert not any(string_matches(m, path) for m in theirs), path
     for path in ("/status/200", "/delay/1", "/kiali/", "/prometheus/", "/grafana/", "/jaeger/"):
-        assert not any(matches(m, path) for m in ours), path
+        assert not any(string_matches(m, path) for m in ours), path
 
 
 def test_a_route_to_another_gateway_or_a_wrong_image_is_caught(tmp_path: Path, run: ProgramRun) -> None:

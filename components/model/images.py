@@ -11,11 +11,13 @@ cmd/registry/config-example.yml, `http: addr: :5000`).
 
 from __future__ import annotations
 
-# The upstream registries the stack's images come from (Istio 1.31's charts and
-# addons: docker.io/istio, quay.io/metallb, quay.io/kiali, docker.io/prom,
-# ghcr.io/prometheus-operator, docker.io/grafana, docker.io/jaegertracing,
-# docker.io/mccutchen; shared/upstream). The render tests hold every rendered
-# image to one of these.
+# The upstream registries the stack's images come from (each part lists its
+# own: docker.io/istio, quay.io/metallb, quay.io/kiali, quay.io/prometheus and
+# quay.io/prometheus-operator (the prometheus chart's defaults, which local-mesh
+# keeps; Istio's own values-prometheus.yaml takes docker.io/prom and ghcr.io),
+# docker.io/grafana, docker.io/jaegertracing, docker.io/mccutchen;
+# shared/upstream). tests/test_render_images.py holds every rendered image to
+# one of these.
 UPSTREAM_REGISTRIES = ("docker.io", "quay.io", "ghcr.io")
 REGISTRY_PORT = 5000
 # The user's own registry: `docker push localhost:<port>/<image>` from the host.

@@ -74,9 +74,10 @@ def istio_image(name: str, version: str, variant: str, caches: bool) -> str:
 def proxy_image(version: str, profile: str, caches: bool) -> str:
     """The proxy istiod's injector gives every sidecar and gateway pod (the
     gateway chart's `image: auto`): `global.hub`/`global.proxy.image`:`global.tag`
-    with `global.variant` of istiod's values (istio/istio 1.31.0-rc.0
-    pkg/kube/inject/inject.go ProxyImage, ProxyInitImage: the sidecar's
-    istio-init runs the same proxyv2)."""
+    with the image type of istiod's mesh config (defaultConfig.image.imageType,
+    which templates/configmap.yaml sets from `global.variant`), else the variant
+    itself (istio/istio 1.31.0-rc.0 pkg/kube/inject/inject.go ProxyImage,
+    ProxyInitImage: the sidecar's istio-init runs the same proxyv2)."""
     return istio_image("proxyv2", version, IMAGE_VARIANT.get(profile, ""), caches)
 
 
