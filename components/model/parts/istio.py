@@ -220,7 +220,7 @@ def istio_releases(
         cni["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
         ztunnel["imagePullPolicy"] = IMAGE_PULL_POLICY
         if caches:
-            # istio-cni: `hub` or else `global.hub`; ztunnel: its own `hub` only
+            # istio-cni's image: `hub`, else `global.hub`; ztunnel's: `hub`
             # (templates/daemonset.yaml of each).
             cni["global"]["hub"] = istio_hub(caches)
             ztunnel["hub"] = istio_hub(caches)
