@@ -10,19 +10,19 @@ from components.helm import Scope
 from components.model.parts.istio import ISTIO_NAMESPACE
 from components.model.parts.jaeger import (
     HEALTH_PORT,
-    JAEGER_IMAGE,
     JAEGER_LABELS,
     JAEGER_SERVICES,
     jaeger_config,
+    jaeger_image,
     jaeger_resources,
     telemetry_spec,
 )
 from components.model.release import IMAGE_PULL_POLICY
 
 
-def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptions, scope: Scope) -> None:
+def install_jaeger(lean: bool, caches: bool, istio_profile: str, options: pulumi.ResourceOptions, scope: Scope) -> None:
     """Jaeger's objects, each with `options` (parent, provider, deleted with the cluster, what it waits for)
-    and named by `scope`."""
+    and named by `scope`; `caches`: its image through the host's cache."""
 
     def meta(object_name: str) -> kubernetes.meta.v1.ObjectMetaArgs:
         return kubernetes.meta.v1.ObjectMetaArgs(name=object_name, namespace=ISTIO_NAMESPACE, labels=JAEGER_LABELS)
@@ -52,7 +52,7 @@ def install_jaeger(lean: bool, istio_profile: str, options: pulumi.ResourceOptio
                     containers=[
                         kubernetes.core.v1.ContainerArgs(
                             name="jaeger",
-                            image=JAEGER_IMAGE,
+                            image=jaeger_image(caches),
                             image_pull_policy=IMAGE_PULL_POLICY,
                             args=["--config", "/jaeger-configuration/config.yaml"],
                             liveness_probe=probe,

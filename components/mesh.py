@@ -95,5 +95,6 @@ class LocalMesh(pulumi.ComponentResource):
         self.outputs["nodeIp"] = cluster.node_ip
         self.outputs["kubeContext"] = cluster.kube_context
         self.outputs["istioVersion"] = istio.istio_version
+        self.outputs["images"] = pulumi.Output.from_input(list(plan.images))
         self.outputs["kubeconfig"] = cluster.kubeconfig
         self.register_outputs(self.outputs)

@@ -134,7 +134,13 @@ class Observability(pulumi.ComponentResource):
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if plan.jaeger:
-            install_jaeger(plan.lean, istio_profile, cluster.kubernetes_options(self, [control_plane]), cluster.scope)
+            install_jaeger(
+                plan.lean,
+                plan.caches_images,
+                istio_profile,
+                cluster.kubernetes_options(self, [control_plane]),
+                cluster.scope,
+            )
         self.urls: dict[str, pulumi.Output[str]] = {}
         if not routes:
             self.register_outputs({})

@@ -11,12 +11,12 @@ import pulumi_kubernetes as kubernetes
 from components.cluster import Cluster
 from components.istio import MESH_GATEWAY
 from components.model.parts.sample import (
-    HTTPBIN_IMAGE,
     HTTPBIN_LABELS,
     HTTPBIN_PORT,
     HTTPBIN_TARGET_PORT,
     SAMPLE_NAMESPACE,
     SAMPLE_ROUTED_PREFIXES,
+    httpbin_image,
     httpbin_resources,
     sample_namespace_labels,
 )
@@ -109,7 +109,7 @@ class Sample(pulumi.ComponentResource):
                         containers=[
                             kubernetes.core.v1.ContainerArgs(
                                 name="httpbin",
-                                image=HTTPBIN_IMAGE,
+                                image=httpbin_image(plan.caches_images),
                                 image_pull_policy=IMAGE_PULL_POLICY,
                                 ports=[kubernetes.core.v1.ContainerPortArgs(container_port=HTTPBIN_TARGET_PORT)],
                                 resources=(

@@ -83,7 +83,7 @@ def test_lean_sets_small_requests_and_one_replica_and_istio_sets_none(combinatio
         assert "pilot" not in istiod and "resources" not in istiod
         assert "proxy" not in istiod["global"]  # only the pull policy (tests/test_offline.py)
         assert "resources" not in ingress and "autoscaling" not in ingress
-        assert "controller" not in metallb and "resources" not in metallb["speaker"]
+        assert "resources" not in metallb.get("controller", {}) and "resources" not in metallb["speaker"]
 
 
 @pytest.fixture

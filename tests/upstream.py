@@ -9,7 +9,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -48,6 +51,27 @@ CRD_FILES = (
 
 Object = dict[str, Any]
 
+# Istio's charts in shared/upstream carry the repository's image placeholders;
+# Istio's release tooling stamps each published chart's values.yaml with its hub
+# and the release's version as the tag, by plain text replacement
+# (istio/release-builder pkg/build/helm.go updateValues: `hub: registry.istio.io/testing`
+# -> `hub: <manifest.Docker>`, `tag: latest` -> `tag: <manifest.Version>`;
+# release/build.sh DOCKER_HUB=docker.io/istio).
+ISTIO_CHARTS = ("base", "istiod", "gateway", "cni", "ztunnel")
+PUBLISHED_ISTIO_HUB = "docker.io/istio"
+_STAMPED = tempfile.TemporaryDirectory(prefix="published-charts-")
+
+
+@cache
+def published_chart(chart: str, version: str) -> Path:
+    """A copy of Istio's `chart` as Istio publishes it at `version`."""
+    target = Path(_STAMPED.name) / version / chart
+    shutil.copytree(upstream(CHART_FOLDERS[chart]), target)
+    values = target / "values.yaml"
+    text = values.read_text().replace("hub: registry.istio.io/testing", f"hub: {PUBLISHED_ISTIO_HUB}")
+    values.write_text(text.replace("tag: latest", f"tag: {version}"))
+    return target
+
 
 def load_yaml(relative: str) -> Any:
     return yaml.safe_load(upstream(relative).read_text())
@@ -58,25 +82,32 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @cache
-def _render(chart: str, name: str, namespace: str, values_json: str) -> str:
+def _render(chart: str, name: str, namespace: str, values_json: str, version: str | None) -> str:
+    folder = published_chart(chart, version) if version and chart in ISTIO_CHARTS else upstream(CHART_FOLDERS[chart])
     # A fresh handle per render: a render can change the loaded chart in place.
-    with helm_python.Chart.load(str(upstream(CHART_FOLDERS[chart]))) as loaded:
+    with helm_python.Chart.load(str(folder)) as loaded:
         manifests = loaded.render(json.loads(values_json), name=name, namespace=namespace)
     texts = [text for path, text in sorted(manifests.items()) if not path.endswith("NOTES.txt")]
     documents = [document for text in texts for document in yaml.load_all(text, Loader=_LOADER) if document]
     return json.dumps(documents)
 
 
-def render_chart(chart: str, name: str, namespace: str, values: dict[str, Any]) -> list[Object]:
+def render_chart(
+    chart: str, name: str, namespace: str, values: dict[str, Any], version: str | None = None
+) -> list[Object]:
     """The objects Helm installs for a release of `chart` (a chart name, as a
-    Release names it). Cached per (chart, release, values) within a run; each
-    call returns fresh copies."""
-    return list(json.loads(_render(chart, name, namespace, json.dumps(values, sort_keys=True))))
+    Release names it); with `version`, an Istio chart as published at that
+    version (published_chart), else as in the repository. Cached per (chart,
+    release, values, version) within a run; each call returns fresh copies."""
+    return list(json.loads(_render(chart, name, namespace, json.dumps(values, sort_keys=True), version)))
 
 
 def render(release: ChartRelease, values: dict[str, Any] | None = None) -> list[Object]:
-    """The objects Helm installs for this release of the plan (with other `values`, if given)."""
-    return render_chart(release.chart, release.name, release.namespace, release.values if values is None else values)
+    """The objects Helm installs for this release of the plan (with other
+    `values`, if given), from the chart as published at the release's version."""
+    return render_chart(
+        release.chart, release.name, release.namespace, release.values if values is None else values, release.version
+    )
 
 
 def path_parts(path: str) -> list[str]:

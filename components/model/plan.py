@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.model.parts.grafana import GRAFANA_DASHBOARD, grafana_release
-from components.model.parts.istio import istio_releases
-from components.model.parts.jaeger import JAEGER_DASHBOARD
+from components.model.parts.istio import istio_releases, proxy_image
+from components.model.parts.jaeger import JAEGER_DASHBOARD, jaeger_image
 from components.model.parts.kiali import KIALI_DASHBOARD, kiali_links_to_grafana, kiali_release
 from components.model.parts.metallb import metallb_release
 from components.model.parts.prometheus import PROMETHEUS_DASHBOARD, prometheus_release
+from components.model.parts.sample import sample_images
 from components.model.release import GATEWAY_API_CRDS, ChartRelease, Dashboard, Requests
 from components.model.settings import ClusterSettings, Settings
 
@@ -63,6 +64,10 @@ class Plan:
     dashboards: tuple[Dashboard, ...]
     # `resources: lean`: every pod of every part (charts or not) gets its lean resources.
     lean: bool
+    # `imageCache`: every part's images through the host's caches (components/model/images.py).
+    caches_images: bool
+    # Every image the stack's pods run, sorted: the releases', Jaeger's, the sample's (output `images`).
+    images: tuple[str, ...]
 
     def release(self, name: str) -> ChartRelease:
         (found,) = [release for release in self.releases if release.name == name]
@@ -88,7 +93,8 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
     # What `observability` installs: Kiali and Prometheus, with `full` Grafana and Jaeger too.
     dashboards = settings.observability != "none"
     full = settings.observability == "full"
-    releases = [metallb_release(settings.metallb_version, lean)] if settings.metallb else []
+    caches = settings.caches_images
+    releases = [metallb_release(settings.metallb_version, lean, caches)] if settings.metallb else []
     istio = istio_releases(
         settings.istio_version,
         settings.istio_profile,
@@ -99,16 +105,33 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         # cluster that has its own keeps them (components/checks/discovery.py).
         installs_crds=settings.istio_profile == "ambient" and not cluster.gateway_api_crds,
         load_balancer=settings.metallb,
+        caches=caches,
     )
     releases.extend(istio.releases)
     routed: list[Dashboard] = []
     if dashboards:
         links = kiali_links_to_grafana(full, settings.routes_dashboards, settings.metallb)
-        releases.append(kiali_release(full, links, settings.routes_dashboards, settings.profile, lean))
-        releases.append(prometheus_release(lean))
+        releases.append(kiali_release(full, links, settings.routes_dashboards, settings.profile, lean, caches))
+        releases.append(prometheus_release(lean, caches))
         routed.extend([KIALI_DASHBOARD, PROMETHEUS_DASHBOARD])
     if full:
-        releases.append(grafana_release(full, lean))
+        releases.append(grafana_release(full, lean, caches))
         routed.extend([GRAFANA_DASHBOARD, JAEGER_DASHBOARD])
     ambient = settings.istio_profile == "ambient"
-    return Plan(tuple(releases), ambient, istio.sidecar, istio.mesh_ready, full, tuple(routed), lean)
+    images = {image for release in releases for image in release.images}
+    if full:
+        images.add(jaeger_image(caches))
+    if settings.sample:
+        sidecar_proxy = None if ambient else proxy_image(settings.istio_version, settings.istio_profile, caches)
+        images.update(sample_images(caches, sidecar_proxy))
+    return Plan(
+        tuple(releases),
+        ambient,
+        istio.sidecar,
+        istio.mesh_ready,
+        full,
+        tuple(routed),
+        lean,
+        caches,
+        tuple(sorted(images)),
+    )

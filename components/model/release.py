@@ -95,6 +95,9 @@ class ChartRelease:
     pinned: Mapping[str, str] = field(default_factory=dict)
     # A dashboard (`observability`), installed by its own component, not the mesh's.
     addon: bool = False
+    # Every image its pods run, as the node names them (the gateways': the proxy
+    # istiod's injector gives them); tests/test_render_images.py holds it to the chart.
+    images: tuple[str, ...] = ()
 
 
 def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Values:

@@ -70,6 +70,23 @@ def stage_times() -> Iterator[dict[str, float]]:
         print(f"  {stage:<28} {seconds:8.1f} s")
 
 
+def running_images(context: str) -> set[str]:
+    """The image of every container and init container of every pod outside
+    kube-system (minikube's own), as the pod specs name them."""
+    listed = subprocess.run(
+        ["kubectl", "--context", context, "get", "pods", "--all-namespaces", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        container["image"]
+        for pod in json.loads(listed.stdout)["items"]
+        if pod["metadata"]["namespace"] != "kube-system"
+        for container in [*(pod["spec"].get("initContainers") or []), *pod["spec"]["containers"]]
+    }
+
+
 def timed(times: dict[str, float], stage: str, action):  # type: ignore[no-untyped-def]
     started = time.monotonic()
     result = action()
@@ -107,6 +124,8 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
 
         checks = timed(stage_times, "verify", lambda: verify(outputs, mesh_wait=MESH_WAIT_SECONDS))
         assert all(check.passed for check in checks), [check.line() for check in checks]
+        # The `images` output is what the running pods (their sidecars included) run, and all of it is on the node.
+        assert running_images(outputs["kubeContext"]) == set(outputs["images"])
 
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
         # Every op but "same" counts, `read` included: the engine records a read

@@ -20,6 +20,7 @@ def addon_release(
     values: Values,
     pods: tuple[Pod, ...],
     pinned: Mapping[str, str] | None = None,
+    images: tuple[str, ...] = (),
 ) -> ChartRelease:
     # After istiod: the addons are the mesh's dashboards, and nothing on the way to the ingress IP waits for them.
     return ChartRelease(
@@ -34,6 +35,7 @@ def addon_release(
         after=("istiod",),
         pods=pods,
         pinned=pinned or {},
+        images=images,
     )
 
 

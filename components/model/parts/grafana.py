@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from components.model.images import cache_host
 from components.model.parts.addon import NOT_IN_MESH, addon_release
 from components.model.parts.jaeger import JAEGER_QUERY_URL
 from components.model.parts.prometheus import PROMETHEUS_PATH, PROMETHEUS_PORT
@@ -34,10 +35,15 @@ GRAFANA_DASHBOARD_CONFIGMAPS = {
     "istio-services": "istio-services-grafana-dashboards",
 }
 LEAN_GRAFANA = resources("20m", "96Mi", "500m", "256Mi")
+# The chart's image: `image.registry`/`image.repository`:<appVersion> (values.yaml,
+# Chart.yaml, templates/_pod.tpl). With `dashboards` and `persistence` unset and
+# the sidecar off, no init or sidecar container runs.
+GRAFANA_REGISTRY = "docker.io"
+GRAFANA_IMAGE = "grafana/grafana:12.0.1"
 
 
-def grafana_release(jaeger: bool, lean: bool) -> ChartRelease:
-    """`jaeger`: Jaeger is installed (a data source)."""
+def grafana_release(jaeger: bool, lean: bool, caches: bool) -> ChartRelease:
+    """`jaeger`: Jaeger is installed (a data source); `caches`: its image through the host's cache."""
     datasources = [
         {
             "name": "Prometheus",
@@ -99,6 +105,9 @@ def grafana_release(jaeger: bool, lean: bool) -> ChartRelease:
     }
     if lean:
         values["resources"] = LEAN_GRAFANA
+    registry = cache_host(GRAFANA_REGISTRY) if caches else GRAFANA_REGISTRY
+    if caches:
+        values["image"] = {"registry": registry}
     grafana = addon_release(
         "grafana",
         "grafana",
@@ -106,6 +115,7 @@ def grafana_release(jaeger: bool, lean: bool) -> ChartRelease:
         GRAFANA_VERSION,
         values,
         (Pod("grafana", "Deployment", lean_or_chart(lean, LEAN_GRAFANA, NO_REQUESTS), surges=True),),
+        images=(f"{registry}/{GRAFANA_IMAGE}",),
     )
     # The pod cannot start before the ConfigMaps it mounts exist.
     return replace(grafana, after=(*grafana.after, GRAFANA_DASHBOARDS))

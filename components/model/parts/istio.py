@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.model.images import pulled_from
 from components.model.parts.jaeger import JAEGER_EXTENSION_PROVIDER
 from components.model.release import (
     GATEWAY_API_CRDS,
@@ -31,6 +32,14 @@ GATEWAY_API_VERSION = "v1.6.0"
 GATEWAY_API_CRDS_URL = (
     f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
 )
+# Istio's release tooling stamps this hub and the release's version as the
+# image tag into the published charts' values.yaml, in place of the repository's
+# placeholders `hub: registry.istio.io/testing`, `tag: latest` (istio/release-builder
+# pkg/build/helm.go, updateValues; release/build.sh DOCKER_HUB=docker.io/istio).
+ISTIO_HUB = "docker.io/istio"
+# The chart profile that picks an image variant, appended to the tag (istiod,
+# istio-cni files/profile-ambient.yaml: global.variant distroless).
+IMAGE_VARIANT = {"ambient": "distroless"}
 INGRESS_RELEASE = "istio-ingressgateway"
 EGRESS_RELEASE = "istio-egressgateway"
 
@@ -51,6 +60,27 @@ CNI_DEFAULT = Requests(100, 100)
 ZTUNNEL_DEFAULT = Requests(200, 512)
 
 
+def istio_hub(caches: bool) -> str:
+    """Where the node pulls Istio's images from: Docker Hub, or its cache."""
+    return pulled_from(ISTIO_HUB, caches)
+
+
+def istio_image(name: str, version: str, variant: str, caches: bool) -> str:
+    """An Istio image as its charts name it: `<hub>/<name>:<tag>[-<variant>]`
+    (istiod, istio-cni, ztunnel templates/daemonset.yaml or deployment.yaml)."""
+    return f"{istio_hub(caches)}/{name}:{version}{'-' + variant if variant else ''}"
+
+
+def proxy_image(version: str, profile: str, caches: bool) -> str:
+    """The proxy istiod's injector gives every sidecar and gateway pod (the
+    gateway chart's `image: auto`): `global.hub`/`global.proxy.image`:`global.tag`
+    with the image type of istiod's mesh config (defaultConfig.image.imageType,
+    which templates/configmap.yaml sets from `global.variant`), else the variant
+    itself (istio/istio 1.31.0-rc.0 pkg/kube/inject/inject.go ProxyImage,
+    ProxyInitImage: the sidecar's istio-init runs the same proxyv2)."""
+    return istio_image("proxyv2", version, IMAGE_VARIANT.get(profile, ""), caches)
+
+
 def _istio(name: str, chart: str, version: str, values: Values, after: tuple[str, ...], **extra: Any) -> ChartRelease:
     return ChartRelease(
         name=name,
@@ -65,7 +95,9 @@ def _istio(name: str, chart: str, version: str, values: Values, after: tuple[str
     )
 
 
-def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+def _istiod(
+    version: str, profile: str, tracing: bool, lean: bool, caches: bool, after: tuple[str, ...]
+) -> ChartRelease:
     # `demo` and `ambient` select the chart's own profile files
     # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
     # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
@@ -74,6 +106,9 @@ def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[
     # and gateway proxy (files/injection-template.yaml, gateway-injection-template.yaml:
     # `imagePullPolicy` from global.imagePullPolicy).
     values["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
+    if caches:
+        # istiod's image and, through its injector, every proxy's (`global.hub`).
+        values["global"]["hub"] = istio_hub(caches)
     pinned: dict[str, str] = {}
     if tracing and profile != "demo":
         # The Telemetry that turns tracing on names this provider. demo's chart
@@ -99,12 +134,16 @@ def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[
         after,
         pods=(Pod("istiod", "Deployment", lean_or_chart(lean, LEAN_ISTIOD, ISTIOD_DEFAULT[profile]), surges=True),),
         pinned=pinned,
+        images=(istio_image("pilot", version, IMAGE_VARIANT.get(profile, ""), caches),),
     )
 
 
-def _gateway(name: str, service_type: str, version: str, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+def _gateway(
+    name: str, service_type: str, version: str, lean: bool, proxy: str, after: tuple[str, ...]
+) -> ChartRelease:
     """The gateway chart names its Deployment, Service and `istio=` label after
-    the release (minus `istio-`); Istio's samples select `istio: ingressgateway`."""
+    the release (minus `istio-`); Istio's samples select `istio: ingressgateway`.
+    `proxy`: the image istiod's injector gives its pods (proxy_image)."""
     values: Values = {"service": {"type": service_type}}
     if lean:
         values.update({"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN_GATEWAY})
@@ -120,6 +159,7 @@ def _gateway(name: str, service_type: str, version: str, lean: bool, after: tupl
             if service_type == "LoadBalancer"
             else {}
         ),
+        images=(proxy,),
     )
 
 
@@ -142,15 +182,23 @@ def istio_releases(
     cni_platform: str | None,
     installs_crds: bool,
     load_balancer: bool,
+    caches: bool,
 ) -> Istio:
     """`tracing`: Jaeger is installed; `cni_platform`: istio-cni's platform
     profile (ambient); `installs_crds`: local-mesh installs the Gateway API CRDs
     (ambient, where the cluster has none); `load_balancer`: MetalLB gives the
-    ingress its address."""
+    ingress its address; `caches`: every image through the host's caches."""
     ambient = profile == "ambient"
     releases = [_istio("istio-base", "base", version, {}, ())]
     releases.append(
-        _istiod(version, profile, tracing, lean, ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",))
+        _istiod(
+            version,
+            profile,
+            tracing,
+            lean,
+            caches,
+            ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",),
+        )
     )
     mesh_ready = "istiod"
     if ambient:
@@ -171,18 +219,29 @@ def istio_releases(
         # ztunnel templates/daemonset.yaml: imagePullPolicy).
         cni["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
         ztunnel["imagePullPolicy"] = IMAGE_PULL_POLICY
+        if caches:
+            # istio-cni's image: `hub`, else `global.hub`; ztunnel's: `hub`
+            # (templates/daemonset.yaml of each).
+            cni["global"]["hub"] = istio_hub(caches)
+            ztunnel["hub"] = istio_hub(caches)
         cni_pod = Pod("istio-cni-node", "DaemonSet", lean_or_chart(lean, LEAN_CNI, CNI_DEFAULT), surges=False)
         # ztunnel's chart: updateStrategy.rollingUpdate maxSurge 1, maxUnavailable 0.
         ztunnel_pod = Pod("ztunnel", "DaemonSet", lean_or_chart(lean, LEAN_ZTUNNEL, ZTUNNEL_DEFAULT), surges=True)
-        releases.append(_istio("istio-cni", "cni", version, cni, ("istiod",), pods=(cni_pod,)))
-        releases.append(_istio("ztunnel", "ztunnel", version, ztunnel, ("istio-cni",), pods=(ztunnel_pod,)))
+        # istio-cni takes the variant from its ambient profile; ztunnel gets no profile, so none.
+        cni_image = istio_image("install-cni", version, IMAGE_VARIANT["ambient"], caches)
+        ztunnel_image = istio_image("ztunnel", version, "", caches)
+        releases.append(_istio("istio-cni", "cni", version, cni, ("istiod",), pods=(cni_pod,), images=(cni_image,)))
+        releases.append(
+            _istio("ztunnel", "ztunnel", version, ztunnel, ("istio-cni",), pods=(ztunnel_pod,), images=(ztunnel_image,))
+        )
         mesh_ready = "ztunnel"
     # Gateway pods use `image: auto`, filled in by istiod's injection webhook.
     # Helm counts a LoadBalancer Service ready once it has an IP: the ingress
     # waits for MetalLB's pool (with loadBalancer none, the cluster's own).
     ingress_after = (mesh_ready, LOAD_BALANCER) if load_balancer else (mesh_ready,)
-    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, ingress_after))
+    proxy = proxy_image(version, profile, caches)
+    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, proxy, ingress_after))
     if profile == "demo":
-        releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, (mesh_ready,)))
+        releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, proxy, (mesh_ready,)))
     sidecar = None if ambient else lean_or_chart(lean, LEAN_SIDECAR, SIDECAR_DEFAULT[profile])
     return Istio(releases, mesh_ready, sidecar)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.model.images import pulled_from
 from components.model.release import Dashboard, Requests, requests_of, resources
 
 JAEGER_PATH = "/jaeger"
@@ -23,6 +24,13 @@ JAEGER_EXTENSION_PROVIDER = {
 
 # The image Istio 1.31 pins (samples/addons/jaeger.yaml).
 JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.17.0"
+
+
+def jaeger_image(caches: bool) -> str:
+    """Jaeger's image as the node pulls it (`caches`: through the host's cache)."""
+    return pulled_from(JAEGER_IMAGE, caches)
+
+
 JAEGER_LABELS = {"app": "jaeger"}
 QUERY_PORT = 16686  # jaeger_query's HTTP port: the UI and its /api
 HEALTH_PORT = 13133  # healthcheckv2, answering /status (Istio's jaeger.yaml probes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from components.model.images import pulled_from
 from components.model.parts.addon import NOT_IN_MESH, addon_release
 from components.model.parts.grafana import GRAFANA_PORT
 from components.model.parts.jaeger import JAEGER_PATH, JAEGER_QUERY_URL
@@ -29,6 +30,10 @@ KIALI_DASHBOARD = Dashboard("kialiUrl", "kiali", KIALI_PORT, KIALI_PATH)
 LEAN_KIALI = resources("10m", "64Mi", "500m", "512Mi")
 # kiali-server's chart requests 10m / 64Mi by default (values.yaml deployment.resources).
 KIALI_DEFAULT = Requests(10, 64)
+# The chart's image: deployment.image_name, image_version v<chart version>
+# (values.yaml; templates/deployment.yaml joins them with a `:`).
+KIALI_IMAGE = "quay.io/kiali/kiali"
+KIALI_IMAGE_TAG = f"v{KIALI_VERSION}"
 
 
 def kiali_signing_key(profile: str) -> str:
@@ -84,10 +89,12 @@ def kiali_values_with_grafana_links(values: Values, ingress_ip: str) -> Values:
     }
 
 
-def kiali_release(jaeger: bool, grafana_links: bool, routes: bool, profile: str, lean: bool) -> ChartRelease:
+def kiali_release(
+    jaeger: bool, grafana_links: bool, routes: bool, profile: str, lean: bool, caches: bool
+) -> ChartRelease:
     """`jaeger`: Jaeger is installed; `grafana_links`: kiali_links_to_grafana;
     `routes`: the dashboards are routed on the ingress; `profile`: the minikube
-    profile, which names the signing key."""
+    profile, which names the signing key; `caches`: its image through the host's cache."""
     tracing: Values = {"enabled": False}
     grafana: Values = {"enabled": False}
     if jaeger:
@@ -107,6 +114,8 @@ def kiali_release(jaeger: bool, grafana_links: bool, routes: bool, profile: str,
     }
     if lean:
         deployment["resources"] = LEAN_KIALI
+    if caches:
+        deployment["image_name"] = pulled_from(KIALI_IMAGE, caches)
     values: Values = {
         "auth": {"strategy": "anonymous"},
         "deployment": deployment,
@@ -128,4 +137,5 @@ def kiali_release(jaeger: bool, grafana_links: bool, routes: bool, profile: str,
         }
         if lean
         else {},
+        images=(f"{pulled_from(KIALI_IMAGE, caches)}:{KIALI_IMAGE_TAG}",),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.model.images import pulled_from
 from components.model.parts.addon import NOT_IN_MESH, addon_release
 from components.model.release import NO_REQUESTS, ChartRelease, Dashboard, Pod, Values, requests_of, resources
 
@@ -23,9 +24,16 @@ LEAN_CONFIG_RELOADER = resources("5m", "16Mi", "50m", "32Mi")
 PROMETHEUS_RETENTION = "6h"
 PROMETHEUS_RETENTION_SIZE = "256MB"
 PROMETHEUS_VOLUME_LIMIT = "512Mi"
+# The chart's images (values.yaml server.image, tagged with Chart.yaml's
+# appVersion; configmapReload.prometheus.image; templates/deploy.yaml). Not
+# Istio's choice (its values-prometheus.yaml takes docker.io/prom and ghcr.io):
+# the program keeps the chart's.
+PROMETHEUS_IMAGE = ("quay.io/prometheus/prometheus", "v3.10.0")
+CONFIG_RELOADER_IMAGE = ("quay.io/prometheus-operator/prometheus-config-reloader", "v0.89.0")
 
 
-def prometheus_release(lean: bool) -> ChartRelease:
+def prometheus_release(lean: bool, caches: bool) -> ChartRelease:
+    """`caches`: every image through the host's caches."""
     server: Values = {
         # Istio's name for it (values-prometheus.yaml), which Kiali and Grafana expect.
         "fullnameOverride": "prometheus",
@@ -57,9 +65,15 @@ def prometheus_release(lean: bool) -> ChartRelease:
         # Prometheus scrapes itself on its own port: under the route prefix too.
         "scrapeConfigs": {"prometheus": {"metrics_path": f"{PROMETHEUS_PATH}/metrics"}},
     }
+    reloader: Values = {}
     if lean:
         server["resources"] = LEAN_PROMETHEUS
-        values["configmapReload"] = {"prometheus": {"resources": LEAN_CONFIG_RELOADER}}
+        reloader["resources"] = LEAN_CONFIG_RELOADER
+    if caches:
+        server["image"] = {"repository": pulled_from(PROMETHEUS_IMAGE[0], caches)}
+        reloader["image"] = {"repository": pulled_from(CONFIG_RELOADER_IMAGE[0], caches)}
+    if reloader:
+        values["configmapReload"] = {"prometheus": reloader}
     # The chart's server Deployment uses the Recreate strategy (values.yaml server.strategy).
     requests = requests_of(LEAN_PROMETHEUS) + requests_of(LEAN_CONFIG_RELOADER) if lean else NO_REQUESTS
     return addon_release(
@@ -69,4 +83,5 @@ def prometheus_release(lean: bool) -> ChartRelease:
         PROMETHEUS_VERSION,
         values,
         (Pod("prometheus", "Deployment", requests, surges=False),),
+        images=tuple(f"{pulled_from(image, caches)}:{tag}" for image, tag in (PROMETHEUS_IMAGE, CONFIG_RELOADER_IMAGE)),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.model.images import pulled_from
 from components.model.release import Requests, requests_of, resources
 
 # Istio's httpbin sample (samples/httpbin), behind the ingress gateway.
@@ -17,6 +18,17 @@ HTTPBIN_LABELS = {"app": "httpbin", "version": "v1"}
 SAMPLE_ROUTED_PREFIXES = ("/status", "/delay")
 # Istio's sample requests nothing; `resources: lean` gives httpbin small explicit requests.
 LEAN_HTTPBIN = resources("10m", "32Mi", "200m", "128Mi")
+
+
+def httpbin_image(caches: bool) -> str:
+    """httpbin's image as the node pulls it (`caches`: through the host's cache)."""
+    return pulled_from(HTTPBIN_IMAGE, caches)
+
+
+def sample_images(caches: bool, sidecar_proxy: str | None) -> tuple[str, ...]:
+    """What the sample's pod runs: httpbin, and the proxy istiod's injector
+    gives it (None in ambient: no sidecar)."""
+    return (httpbin_image(caches),) + ((sidecar_proxy,) if sidecar_proxy else ())
 
 
 def httpbin_resources(lean: bool) -> dict[str, Any] | None:
