@@ -43,8 +43,9 @@ case "$(uname -m)" in
   aarch64 | arm64) arch=arm64 pulumi_arch=arm64 ;;
   *) arch='' pulumi_arch='' ;;
 esac
-# GNU coreutils has sha256sum; macOS has Perl's shasum instead, whose `-a 256`
-# prints the same "<hash>  <file>" (perl Digest::SHA, shasum).
+# GNU coreutils has sha256sum; macOS ships Perl's shasum, whose `-a 256`
+# prints the same "<hash>  <file>" (perl's shasum 6.02, Digest::SHA: the
+# digest, then " " and the mode symbol, " " in text mode, then the file).
 if command -v sha256sum >/dev/null 2>&1; then
   sha256='sha256sum'
 elif command -v shasum >/dev/null 2>&1; then
