@@ -99,7 +99,9 @@ fetch_pulumi() {
     return 0
   fi
   verify "$workdir/$archive" "$expected" "pulumi v$PULUMI_PINNED" || return 0
-  # The archive holds pulumi/pulumi and its language hosts.
+  # The archive holds pulumi/pulumi and its language hosts. macOS's tar
+  # (libarchive's bsdtar) strips components too (Apple's libarchive,
+  # tar/test/test_strip_components.c).
   tar -xzf "$workdir/$archive" -C "$tools_dir" --strip-components=1
   echo "local-mesh: installed pulumi v$PULUMI_PINNED into $tools_dir" >&2
 }
