@@ -216,18 +216,18 @@ def test_on_docker_desktop_too_little_memory_names_its_vm_and_where_to_raise_it(
     (error,) = host_problems(settings(memory="8g"), replace(DESKTOP, memory_mb=7900))[0]
     assert error == (
         "local-mesh:memory asks for 8192 MB but Docker Desktop's VM (not this computer) has 7900 MB: "
-        "set it between 1800 and 6876 MB, or give its VM more in Docker Desktop's Settings > Resources"
+        "set it between 1800 and 6876 MB, or give the VM more in Docker Desktop's Settings > Resources"
     )
     (error,) = host_problems(settings(), replace(DESKTOP, memory_mb=2500))[0]
     assert error == (
         "local-mesh:memory asks for 4096 MB but Docker Desktop's VM (not this computer) has 2500 MB: "
-        "minikube needs 1800 MB and the host 1024 MB, so give its VM more memory in "
+        "minikube needs 1800 MB and the host 1024 MB, so give the VM more memory in "
         "Docker Desktop's Settings > Resources"
     )
     _, (warning,) = host_problems(settings(memory="8g"), replace(DESKTOP, memory_mb=8800))
     assert warning == (
         "local-mesh:memory 8192 MB leaves less than 1024 MB of Docker Desktop's VM's 8800 MB for the system "
-        "(minikube warns about this too): consider 7776 MB or less, or give its VM more in Docker Desktop's "
+        "(minikube warns about this too): consider 7776 MB or less, or give the VM more in Docker Desktop's "
         "Settings > Resources"
     )
 
@@ -236,12 +236,12 @@ def test_on_docker_desktop_too_few_cpus_names_its_vm_and_where_to_raise_them() -
     (error,) = host_problems(settings(cpus="6"), replace(DESKTOP, cpus=4))[0]
     assert error == (
         "local-mesh:cpus asks for 6 CPUs but Docker Desktop's VM (not this computer) has 4: set it between 2 and 4, "
-        "or give its VM more in Docker Desktop's Settings > Resources"
+        "or give the VM more in Docker Desktop's Settings > Resources"
     )
     (error,) = host_problems(settings(), replace(DESKTOP, cpus=1))[0]
     assert error == (
         "local-mesh:cpus asks for 2 CPUs but Docker Desktop's VM (not this computer) has 1: "
-        "minikube needs 2, so give its VM more CPUs in Docker Desktop's Settings > Resources"
+        "minikube needs 2, so give the VM more CPUs in Docker Desktop's Settings > Resources"
     )
 
 
@@ -325,7 +325,7 @@ def test_on_docker_desktop_the_program_stops_naming_its_settings(tmp_path: Path)
     assert failure.value.registrations == []
     assert as_the_cli_shows(failure.value.cause).splitlines()[1:] == [
         "  - local-mesh:memory asks for 4096 MB but Docker Desktop's VM (not this computer) has 3072 MB: "
-        "set it between 1800 and 2048 MB, or give its VM more in Docker Desktop's Settings > Resources"
+        "set it between 1800 and 2048 MB, or give the VM more in Docker Desktop's Settings > Resources"
     ]
 
 

@@ -123,9 +123,9 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     # On Docker Desktop the sizes are its VM's, which the user raises in its settings.
     if facts.docker_desktop:
         holder, hosts = "Docker Desktop's VM (not this computer)", "Docker Desktop's VM's"
-        more_memory = f"give its VM more memory in {DOCKER_DESKTOP_RESOURCES}"
-        more_cpus = f"give its VM more CPUs in {DOCKER_DESKTOP_RESOURCES}"
-        also = f", or give its VM more in {DOCKER_DESKTOP_RESOURCES}"
+        more_memory = f"give the VM more memory in {DOCKER_DESKTOP_RESOURCES}"
+        more_cpus = f"give the VM more CPUs in {DOCKER_DESKTOP_RESOURCES}"
+        also = f", or give the VM more in {DOCKER_DESKTOP_RESOURCES}"
     else:
         holder, hosts = f"the {settings.driver} driver", "the host's"
         more_memory, more_cpus, also = f"give {settings.driver} more", f"give {settings.driver} more CPUs", ""
