@@ -70,6 +70,8 @@ def fake_environment(root: Path) -> dict[str, str]:
     return {
         "PATH": os.pathsep.join([str(FAKE_BIN), str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
         "HOME": str(root),
+        # local-mesh's cache folder (components/checks/download.py) is read before HOME.
+        "XDG_CACHE_HOME": str(root / "cache"),
         "FAKE_CLI_STATE": str(root),
         "KUBECONFIG": str(root / "kube" / "config"),
         "MINIKUBE_HOME": str(root / "minikube"),

@@ -39,6 +39,13 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
     return run
 
 
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's real cache (components/checks/download.py,
+    cache_dir): each has an empty one of its own (a program run, its machine's)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def machine(tmp_path: Path) -> dict[str, str]:
     """A laptop where minikube, kubectl and docker are the stand-ins."""

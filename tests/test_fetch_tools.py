@@ -32,10 +32,17 @@ PINNED = read_tool_versions(TOOL_VERSIONS_FILE.read_text())
 MINIKUBE, KUBECTL, PULUMI = (PINNED[f"{tool}_PINNED"] for tool in ("MINIKUBE", "KUBECTL", "PULUMI"))
 
 ARCH = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}.get(platform.machine(), ("amd64", "x64"))
+# What each publisher builds (tools/fetch-tools.sh cites where each name comes from):
+# (os, arch) of minikube and kubectl, and pulumi's arch.
+PLATFORMS = (
+    ("linux", "amd64", "x64"),
+    ("linux", "arm64", "arm64"),
+    ("darwin", "amd64", "x64"),
+    ("darwin", "arm64", "arm64"),
+)
 UTILITIES = (
     "bash",
     "curl",
-    "sha256sum",
     "cut",
     "awk",
     "tar",
@@ -74,26 +81,28 @@ def publish(path: Path, content: bytes, checksum: bytes | None = None) -> None:
 
 
 def publish_all(root: Path, kubectl_checksum_of: bytes | None = None) -> None:
-    arch, pulumi_arch = ARCH
-    publish(root / f"minikube/v{MINIKUBE}/minikube-linux-{arch}", f"#!/bin/sh\necho v{MINIKUBE}\n".encode())
-    kubectl = b"#!/bin/sh\necho kubectl\n"
-    publish(root / f"kubectl/v{KUBECTL}/bin/linux/{arch}/kubectl", kubectl, kubectl_checksum_of)
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        for name in ("pulumi", "pulumi-language-python"):
-            data = b"#!/bin/sh\necho pulumi\n"
-            info = tarfile.TarInfo(f"pulumi/{name}")
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    # The release assets' names (GitHub releases of pulumi/pulumi; shared/upstream README).
-    name = f"pulumi-v{PULUMI}-linux-{pulumi_arch}.tar.gz"
-    (root / f"pulumi/v{PULUMI}").mkdir(parents=True)
-    (root / f"pulumi/v{PULUMI}" / name).write_bytes(archive.getvalue())
-    digest = hashlib.sha256(archive.getvalue()).hexdigest()
-    other = "0" * 64
-    (root / f"pulumi/v{PULUMI}/pulumi-{PULUMI}-checksums.txt").write_text(
-        f"{other}  pulumi-v{PULUMI}-darwin-x64.tar.gz\n{digest}  {name}\n"
-    )
+    """Every platform's build of each tool, each saying which platform it is for."""
+    checksums = []
+    for os_name, arch, pulumi_arch in PLATFORMS:
+        publish(
+            root / f"minikube/v{MINIKUBE}/minikube-{os_name}-{arch}",
+            f"#!/bin/sh\necho v{MINIKUBE} {os_name}-{arch}\n".encode(),
+        )
+        kubectl = f"#!/bin/sh\necho kubectl {os_name}-{arch}\n".encode()
+        publish(root / f"kubectl/v{KUBECTL}/bin/{os_name}/{arch}/kubectl", kubectl, kubectl_checksum_of)
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            for name in ("pulumi", "pulumi-language-python"):
+                data = f"#!/bin/sh\necho pulumi {os_name}-{pulumi_arch}\n".encode()
+                info = tarfile.TarInfo(f"pulumi/{name}")
+                info.size, info.mode = len(data), 0o755
+                tar.addfile(info, io.BytesIO(data))
+        # The release assets' names (GitHub releases of pulumi/pulumi; shared/upstream README).
+        name = f"pulumi-v{PULUMI}-{os_name}-{pulumi_arch}.tar.gz"
+        (root / f"pulumi/v{PULUMI}").mkdir(parents=True, exist_ok=True)
+        (root / f"pulumi/v{PULUMI}" / name).write_bytes(archive.getvalue())
+        checksums.append(f"{hashlib.sha256(archive.getvalue()).hexdigest()}  {name}\n")
+    (root / f"pulumi/v{PULUMI}/pulumi-{PULUMI}-checksums.txt").write_text("".join(checksums))
 
 
 def fetch(
@@ -103,20 +112,26 @@ def fetch(
     timeout: float = 60,
     limits: dict[str, str] | None = None,
     versions: dict[str, str] | None = None,
+    host: tuple[str, str] | None = None,
+    hashers: tuple[str, ...] = ("sha256sum",),
 ) -> subprocess.CompletedProcess[str]:
-    """Run the script with a PATH holding only basic utilities and the stand-ins
-    named in `on_path`, each answering its version call with `versions[tool]`
-    (default: the version the script fetches); `limits` sets its download limits."""
+    """Run the script with a PATH holding only basic utilities, the checksum
+    tools in `hashers` and the stand-ins named in `on_path`, each answering its
+    version call with `versions[tool]` (default: the version the script
+    fetches); `limits` sets its download limits; `host` is what the stand-in
+    `uname` answers to -s and -m (default: this machine's own uname)."""
     bin_dir = tmp_path / "path"
     bin_dir.mkdir(exist_ok=True)
-    for utility in UTILITIES:
+    for utility in (*UTILITIES, *hashers):
         found = shutil.which(utility)
         assert found, f"{utility} is needed by fetch-tools.sh"
         (bin_dir / utility).unlink(missing_ok=True)
         (bin_dir / utility).symlink_to(found)
-    if on_path:
+    stand_ins = [*on_path, *(["uname"] if host else [])]
+    if stand_ins:
         (bin_dir / "python3").symlink_to(sys.executable)  # the stand-ins' interpreter
-    for tool in on_path:
+    for tool in stand_ins:
+        (bin_dir / tool).unlink(missing_ok=True)
         (bin_dir / tool).symlink_to(FAKE_BIN / tool)
     environment = {
         "PATH": str(bin_dir),
@@ -128,6 +143,7 @@ def fetch(
         **{VERSION_SWITCHES[tool]: f"v{PINNED[f'{tool.upper()}_PINNED']}" for tool in VERSION_SWITCHES},
         **{VERSION_SWITCHES[tool]: version for tool, version in (versions or {}).items()},
         **(limits or {}),
+        **({"FAKE_UNAME_SYSTEM": host[0], "FAKE_UNAME_MACHINE": host[1]} if host else {}),
     }
     # The stand-in pulumi prints its version with the v itself.
     environment["FAKE_PULUMI_VERSION"] = environment["FAKE_PULUMI_VERSION"].removeprefix("v")
@@ -178,7 +194,10 @@ def test_missing_tools_are_fetched_verified_and_installed_locally(
     tools = tmp_path / "tools"
     assert sorted(path.name for path in tools.iterdir()) == ["kubectl", "minikube", "pulumi", "pulumi-language-python"]
     assert all(os.access(path, os.X_OK) for path in tools.iterdir())
-    assert subprocess.run([str(tools / "minikube")], capture_output=True, text=True).stdout == f"v{MINIKUBE}\n"
+    arch, _ = ARCH
+    assert subprocess.run([str(tools / "minikube")], capture_output=True, text=True).stdout == (
+        f"v{MINIKUBE} linux-{arch}\n"
+    )
 
 
 def test_a_checksum_mismatch_installs_nothing(tmp_path: Path, release_server: tuple[str, Path, list[str]]) -> None:
@@ -273,3 +292,98 @@ def test_an_old_tool_that_cannot_be_fetched_is_listed_with_the_missing_ones(tmp_
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if line.startswith("local-mesh: cannot download")]
     assert [line.split(closed)[1].split("/")[1] for line in failed] == ["kubectl", "pulumi"]
+
+
+def installed_answers(tools: Path) -> dict[str, str]:
+    """What each fetched tool prints: the platform its build was published for."""
+    return {
+        path.name: subprocess.run([str(path)], capture_output=True, text=True, check=True).stdout.strip()
+        for path in sorted(tools.iterdir())
+    }
+
+
+# (uname -s, uname -m) of each host the script fetches for, and the build it must pick.
+HOSTS = {
+    ("Linux", "x86_64"): ("linux", "amd64", "x64"),
+    ("Linux", "aarch64"): ("linux", "arm64", "arm64"),
+    ("Darwin", "x86_64"): ("darwin", "amd64", "x64"),
+    ("Darwin", "arm64"): ("darwin", "arm64", "arm64"),
+}
+
+
+@pytest.mark.parametrize("hashers", [("sha256sum",), ("shasum",)], ids=["sha256sum", "shasum-only"])
+@pytest.mark.parametrize("host", list(HOSTS), ids=["-".join(host) for host in HOSTS])
+def test_each_host_gets_its_own_builds_checked_with_the_checksum_tool_it_has(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]], host: tuple[str, str], hashers: tuple[str, ...]
+) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    os_name, arch, pulumi_arch = HOSTS[host]
+    result = fetch(tmp_path, base_url, host=host, hashers=hashers)
+    assert result.returncode == 0, result.stderr
+    assert requests == [
+        f"/minikube/v{MINIKUBE}/minikube-{os_name}-{arch}",
+        f"/minikube/v{MINIKUBE}/minikube-{os_name}-{arch}.sha256",
+        f"/kubectl/v{KUBECTL}/bin/{os_name}/{arch}/kubectl",
+        f"/kubectl/v{KUBECTL}/bin/{os_name}/{arch}/kubectl.sha256",
+        f"/pulumi/v{PULUMI}/pulumi-v{PULUMI}-{os_name}-{pulumi_arch}.tar.gz",
+        f"/pulumi/v{PULUMI}/pulumi-{PULUMI}-checksums.txt",
+    ]
+    assert installed_answers(tmp_path / "tools") == {
+        "kubectl": f"kubectl {os_name}-{arch}",
+        "minikube": f"v{MINIKUBE} {os_name}-{arch}",
+        "pulumi": f"pulumi {os_name}-{pulumi_arch}",
+        "pulumi-language-python": f"pulumi {os_name}-{pulumi_arch}",
+    }
+
+
+def test_on_a_mac_without_sha256sum_a_checksum_mismatch_still_installs_nothing(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]]
+) -> None:
+    base_url, root, _ = release_server
+    publish_all(root, kubectl_checksum_of=b"something else")
+    result = fetch(tmp_path, base_url, host=("Darwin", "arm64"), hashers=("shasum",))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    expected = hashlib.sha256(b"something else").hexdigest()
+    actual = hashlib.sha256(b"#!/bin/sh\necho kubectl darwin-arm64\n").hexdigest()
+    assert line == (
+        f"local-mesh: kubectl v{KUBECTL} failed its SHA-256 check (expected {expected}, got {actual}): not installed"
+    )
+    assert sorted(path.name for path in (tmp_path / "tools").iterdir()) == [
+        "minikube",
+        "pulumi",
+        "pulumi-language-python",
+    ]
+
+
+@pytest.mark.parametrize("system", ["MINGW64_NT-10.0-22631", "FreeBSD"])
+def test_a_system_without_builds_is_refused_one_line_a_tool_before_any_download(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]], system: str
+) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    result = fetch(tmp_path, base_url, "minikube", host=(system, "x86_64"))
+    assert result.returncode == 1
+    minimum = {tool: ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS[tool]) for tool in ("kubectl", "pulumi")}
+    assert result.stderr.splitlines() == [
+        f"local-mesh: no prebuilt {tool} for {system} (local-mesh fetches Linux and macOS builds): "
+        f"install {tool} {minimum[tool]} or newer yourself (see docs/prerequisites.md)"
+        for tool in ("kubectl", "pulumi")
+    ]
+    assert requests == []
+
+
+def test_without_a_checksum_tool_nothing_is_downloaded(
+    tmp_path: Path, release_server: tuple[str, Path, list[str]]
+) -> None:
+    base_url, root, requests = release_server
+    publish_all(root)
+    result = fetch(tmp_path, base_url, "minikube", "pulumi", host=("Darwin", "arm64"), hashers=())
+    assert result.returncode == 1
+    minimum = ".".join(str(part) for part in MINIMUM_TOOL_VERSIONS["kubectl"])
+    assert result.stderr.splitlines() == [
+        "local-mesh: neither sha256sum nor shasum is on PATH to check kubectl: install one (coreutils or perl), "
+        f"or install kubectl {minimum} or newer yourself"
+    ]
+    assert requests == []

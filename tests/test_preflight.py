@@ -23,7 +23,7 @@ from components.checks.cluster import (
     pod_requests,
     pool_note,
 )
-from components.checks.host import HostFacts, find_problems, gather_facts, parse_version
+from components.checks.host import HostFacts, find_problems, gather_facts, is_docker_desktop, parse_version
 from components.checks.preflight import PreflightError
 from components.model.footprint import cluster_requests, upgrade_surge
 from components.model.network import DockerNetwork, HostNetworks
@@ -201,6 +201,50 @@ def test_more_cpus_than_the_host_has_are_refused() -> None:
     assert error == "local-mesh:cpus asks for 6 CPUs but the docker driver has 4: set it between 2 and 4"
 
 
+@pytest.mark.parametrize(
+    ("operating_system", "desktop"),
+    [("Docker Desktop", True), ("Debian GNU/Linux 12 (bookworm)", False), ("Ubuntu 24.04.1 LTS", False), ("", False)],
+)
+def test_docker_desktop_is_told_apart_by_its_operating_system(operating_system: str, desktop: bool) -> None:
+    assert is_docker_desktop(operating_system) is desktop
+
+
+DESKTOP = replace(GOOD, docker_desktop=True)
+
+
+def test_on_docker_desktop_too_little_memory_names_its_vm_and_where_to_raise_it() -> None:
+    (error,) = host_problems(settings(memory="8g"), replace(DESKTOP, memory_mb=7900))[0]
+    assert error == (
+        "local-mesh:memory asks for 8192 MB but Docker Desktop's VM (not this computer) has 7900 MB: "
+        "set it between 1800 and 6876 MB, or give the VM more in Docker Desktop's Settings > Resources"
+    )
+    (error,) = host_problems(settings(), replace(DESKTOP, memory_mb=2500))[0]
+    assert error == (
+        "local-mesh:memory asks for 4096 MB but Docker Desktop's VM (not this computer) has 2500 MB: "
+        "minikube needs 1800 MB and the host 1024 MB, so give the VM more memory in "
+        "Docker Desktop's Settings > Resources"
+    )
+    _, (warning,) = host_problems(settings(memory="8g"), replace(DESKTOP, memory_mb=8800))
+    assert warning == (
+        "local-mesh:memory 8192 MB leaves less than 1024 MB of Docker Desktop's VM's 8800 MB for the system "
+        "(minikube warns about this too): consider 7776 MB or less, or give the VM more in Docker Desktop's "
+        "Settings > Resources"
+    )
+
+
+def test_on_docker_desktop_too_few_cpus_names_its_vm_and_where_to_raise_them() -> None:
+    (error,) = host_problems(settings(cpus="6"), replace(DESKTOP, cpus=4))[0]
+    assert error == (
+        "local-mesh:cpus asks for 6 CPUs but Docker Desktop's VM (not this computer) has 4: set it between 2 and 4, "
+        "or give the VM more in Docker Desktop's Settings > Resources"
+    )
+    (error,) = host_problems(settings(), replace(DESKTOP, cpus=1))[0]
+    assert error == (
+        "local-mesh:cpus asks for 2 CPUs but Docker Desktop's VM (not this computer) has 1: "
+        "minikube needs 2, so give the VM more CPUs in Docker Desktop's Settings > Resources"
+    )
+
+
 def test_an_istio_minor_without_a_known_range_is_a_warning() -> None:
     errors, warnings = host_problems(settings(istioVersion="1.32.0"), GOOD)
     assert errors == []
@@ -224,6 +268,19 @@ def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch:
     )
     # Read-only: nothing was started.
     assert not any(call[:2] == ["minikube", "start"] for call in fake_state(tmp_path)["calls"])
+
+
+def test_docker_desktop_is_read_from_the_same_docker_info(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    machine = {
+        "FAKE_DOCKER_OS": "Docker Desktop",
+        "FAKE_DOCKER_MEMORY_BYTES": str(8 * 1024**3),
+        "FAKE_DOCKER_CPUS": "4",
+    }
+    for key, value in {**fake_environment(tmp_path), **machine}.items():
+        monkeypatch.setenv(key, value)
+    facts = gather_facts(settings())
+    assert (facts.memory_mb, facts.cpus, facts.docker_desktop) == (8192, 4, True)
+    assert [call[:2] for call in fake_state(tmp_path)["calls"] if call[0] == "docker"].count(["docker", "info"]) == 1
 
 
 def test_a_daemon_that_does_not_answer_is_reported_as_exactly_that(
@@ -258,6 +315,18 @@ def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path)
         "  - local-mesh:cpus asks for 2 CPUs but the docker driver has 1: minikube needs 2, so give docker more CPUs",
     ]
     assert not any(call[:2] == ["minikube", "start"] for call in fake_state(tmp_path)["calls"])
+
+
+def test_on_docker_desktop_the_program_stops_naming_its_settings(tmp_path: Path) -> None:
+    machine = {"FAKE_DOCKER_OS": "Docker Desktop", "FAKE_DOCKER_MEMORY_BYTES": str(3 * 1024**3)}
+    with pytest.raises(ProgramFailedError) as failure:
+        run_program("dev", tmp_path, machine=machine)
+    assert isinstance(failure.value.cause, PreflightError)
+    assert failure.value.registrations == []
+    assert as_the_cli_shows(failure.value.cause).splitlines()[1:] == [
+        "  - local-mesh:memory asks for 4096 MB but Docker Desktop's VM (not this computer) has 3072 MB: "
+        "set it between 1800 and 2048 MB, or give the VM more in Docker Desktop's Settings > Resources"
+    ]
 
 
 def test_preflight_false_skips_the_checks(tmp_path: Path) -> None:

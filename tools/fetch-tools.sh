@@ -24,11 +24,35 @@ PULUMI_BASE_URL=${PULUMI_BASE_URL:-https://github.com/pulumi/pulumi/releases/dow
 DOWNLOAD_MAX_SECONDS=${DOWNLOAD_MAX_SECONDS:-600}
 DOWNLOAD_STALL_SECONDS=${DOWNLOAD_STALL_SECONDS:-30}
 
+# Each publisher builds for Linux and macOS (darwin), amd64 and arm64:
+# minikube-<os>-<arch> + .sha256 (kubernetes/minikube Makefile, `checksum`,
+# v1.38.1), dl.k8s.io/release/<v>/bin/<os>/<arch>/kubectl + .sha256
+# (kubernetes/website docs/tasks/tools/install-kubectl-{linux,macos}.md),
+# pulumi-v<V>-<os>-<x64|arm64>.tar.gz + pulumi-<V>-checksums.txt
+# (pulumi/pulumi .goreleaser.yml, archives and checksum name_template, v3.259.0).
+# `uname -m` is aarch64 on Linux arm64 (linux arch/arm64/Makefile, UTS_MACHINE)
+# and arm64 on Apple silicon (Homebrew/install install.sh).
+system=$(uname -s)
+case "$system" in
+  Linux) os=linux ;;
+  Darwin) os=darwin ;;
+  *) os='' ;;
+esac
 case "$(uname -m)" in
   x86_64 | amd64) arch=amd64 pulumi_arch=x64 ;;
   aarch64 | arm64) arch=arm64 pulumi_arch=arm64 ;;
   *) arch='' pulumi_arch='' ;;
 esac
+# GNU coreutils has sha256sum; macOS ships Perl's shasum, whose `-a 256`
+# prints the same "<hash>  <file>" (perl's shasum 6.02, Digest::SHA: the
+# digest, then " " and the mode symbol, " " in text mode, then the file).
+if command -v sha256sum >/dev/null 2>&1; then
+  sha256='sha256sum'
+elif command -v shasum >/dev/null 2>&1; then
+  sha256='shasum -a 256'
+else
+  sha256=''
+fi
 
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
@@ -47,7 +71,9 @@ download() { # url file; on failure, records why and returns 1
 
 verify() { # file expected-sha256 name
   local actual
-  actual=$(sha256sum "$1" | cut -d ' ' -f 1)
+  # $sha256 is a command and its options, split on purpose.
+  # shellcheck disable=SC2086
+  actual=$($sha256 "$1" | cut -d ' ' -f 1)
   if [ "$actual" != "$2" ]; then
     failures+=("local-mesh: $3 failed its SHA-256 check (expected $2, got $actual): not installed")
     return 1
@@ -64,7 +90,7 @@ fetch_binary() { # name version url
 
 fetch_pulumi() {
   local archive expected
-  archive="pulumi-v$PULUMI_PINNED-linux-$pulumi_arch.tar.gz"
+  archive="pulumi-v$PULUMI_PINNED-$os-$pulumi_arch.tar.gz"
   download "$PULUMI_BASE_URL/v$PULUMI_PINNED/$archive" "$workdir/$archive" || return 0
   download "$PULUMI_BASE_URL/v$PULUMI_PINNED/pulumi-$PULUMI_PINNED-checksums.txt" "$workdir/checksums.txt" || return 0
   expected=$(awk -v name="$archive" '$2 == name { print $1 }' "$workdir/checksums.txt")
@@ -73,7 +99,9 @@ fetch_pulumi() {
     return 0
   fi
   verify "$workdir/$archive" "$expected" "pulumi v$PULUMI_PINNED" || return 0
-  # The archive holds pulumi/pulumi and its language hosts.
+  # The archive holds pulumi/pulumi and its language hosts. macOS's tar
+  # (libarchive's bsdtar) strips components too (Apple's libarchive,
+  # tar/test/test_strip_components.c).
   tar -xzf "$workdir/$archive" -C "$tools_dir" --strip-components=1
   echo "local-mesh: installed pulumi v$PULUMI_PINNED into $tools_dir" >&2
 }
@@ -110,13 +138,21 @@ for tool in minikube kubectl pulumi; do
       echo "local-mesh: $tool v$found on PATH is older than $minimum: fetching v$pinned into $tools_dir" >&2
     fi
   fi
+  if [ -z "$os" ]; then
+    failures+=("local-mesh: no prebuilt $tool for $system (local-mesh fetches Linux and macOS builds): install $tool $minimum or newer yourself (see docs/prerequisites.md)")
+    continue
+  fi
   if [ -z "$arch" ]; then
     failures+=("local-mesh: no prebuilt $tool for $(uname -m): install $tool $minimum or newer yourself (see README)")
     continue
   fi
+  if [ -z "$sha256" ]; then
+    failures+=("local-mesh: neither sha256sum nor shasum is on PATH to check $tool: install one (coreutils or perl), or install $tool $minimum or newer yourself")
+    continue
+  fi
   case "$tool" in
-    minikube) fetch_binary minikube "v$pinned" "$MINIKUBE_BASE_URL/v$pinned/minikube-linux-$arch" ;;
-    kubectl) fetch_binary kubectl "v$pinned" "$KUBECTL_BASE_URL/v$pinned/bin/linux/$arch/kubectl" ;;
+    minikube) fetch_binary minikube "v$pinned" "$MINIKUBE_BASE_URL/v$pinned/minikube-$os-$arch" ;;
+    kubectl) fetch_binary kubectl "v$pinned" "$KUBECTL_BASE_URL/v$pinned/bin/$os/$arch/kubectl" ;;
     pulumi) fetch_pulumi ;;
   esac
 done

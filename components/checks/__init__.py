@@ -6,5 +6,6 @@ Every process runs through `process.run_process` and every download through
 one Cmd interface, one RunError). Pre-flight (`preflight.run_preflight`) joins
 the host, cluster, chart-index and Gateway API download checks; `discovery`
 reads an existing cluster's platform and CRDs for the plan; `dashboards`
-downloads Istio's Grafana dashboards for the cluster's ConfigMaps.
+reads Istio's Grafana dashboards for the cluster's ConfigMaps (downloaded once,
+then from the host's cache).
 """

@@ -12,10 +12,15 @@ ConfigMaps' data as they are. (grafana.com also publishes Istio's dashboards,
 but by grafana.com revision, not by Istio version; and the chart's own
 `dashboards.<provider>.<name>.url|gnetId` downloads them in an init container
 at every pod start, which is what this replaces.)
+
+A release's dashboards never change, so the host keeps them, by Istio version,
+in local-mesh's cache folder (components/checks/download.py, cache_dir) and
+reads them from there, without the network, on every later preview and up.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pulumi
@@ -46,10 +51,16 @@ def dashboards_url(istio_version: str) -> str:
     return ISTIO_GRAFANA_SAMPLE.format(version=istio_version)
 
 
+def dashboards_cache_name(istio_version: str) -> str:
+    """Where, in local-mesh's cache folder, the dashboards of this Istio release are kept."""
+    return f"istio-dashboards/{istio_version}.json"
+
+
 def _unavailable(istio_version: str, url: str, reason: str) -> DashboardsUnavailableError:
     return DashboardsUnavailableError(
-        f"cannot read Istio {istio_version}'s Grafana dashboards from {url} ({reason}): check the network "
-        f"(behind a proxy, set https_proxy), or set {PROJECT}:observability to kiali or none"
+        f"cannot read Istio {istio_version}'s Grafana dashboards from {url} ({reason}) and none are cached in "
+        f"{download.cache_dir()}: check the network (behind a proxy, set https_proxy), "
+        f"or set {PROJECT}:observability to kiali or none"
     )
 
 
@@ -64,6 +75,28 @@ def dashboard_configmaps(manifest: str, istio_version: str, url: str) -> Dashboa
         for item in documents
         if item.get("kind") == "ConfigMap" and isinstance(item.get("metadata"), dict)
     }
+    return _complete(found, istio_version, url)
+
+
+def cached_dashboards(text: str, istio_version: str) -> Dashboards | None:
+    """The dashboards a cache file holds, or None unless it holds every
+    ConfigMap, each as complete as a download must be (a file cut short is
+    not JSON; an edited one may lack a ConfigMap or a dashboard's JSON)."""
+    try:
+        found = json.loads(text)
+        if not isinstance(found, dict) or not all(isinstance(data, dict) for data in found.values()):
+            return None
+        dashboards = _complete(found, istio_version, dashboards_url(istio_version))
+        for data in dashboards.values():
+            for dashboard in data.values():
+                json.loads(dashboard)
+    except (ValueError, DashboardsUnavailableError):
+        return None
+    return dashboards
+
+
+def _complete(found: Mapping[str, Mapping[str, object]], istio_version: str, url: str) -> Dashboards:
+    """Istio's dashboard ConfigMaps among `found` (name -> data), each present and within the size limit."""
     dashboards: Dashboards = {}
     for name in GRAFANA_DASHBOARD_CONFIGMAPS.values():
         data = found.get(name)
@@ -77,14 +110,28 @@ def dashboard_configmaps(manifest: str, istio_version: str, url: str) -> Dashboa
 
 
 def read_istio_dashboards(istio_version: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> Dashboards:
-    """Download Istio's dashboards once, on the host, through the one download
-    door (components/checks/download.py: the proxy of the environment, a time limit)."""
+    """Istio's dashboards of this release from the host's cache; when they are
+    not there whole, downloaded through the one download door
+    (components/checks/download.py: the proxy of the environment, a time
+    limit) and cached for the next time."""
+    name = dashboards_cache_name(istio_version)
+    cached = download.read_cached(name)
+    if cached is not None and (dashboards := cached_dashboards(cached, istio_version)) is not None:
+        return dashboards
     url = dashboards_url(istio_version)
     try:
         manifest = download.download_text(url, timeout)
     except download.DownloadError as problem:
         raise _unavailable(istio_version, url, str(problem)) from None
-    return dashboard_configmaps(manifest, istio_version, url)
+    dashboards = dashboard_configmaps(manifest, istio_version, url)
+    try:
+        download.write_cached(name, json.dumps(dashboards, sort_keys=True))
+    except OSError as problem:
+        pulumi.log.warn(
+            f"cannot keep Istio {istio_version}'s Grafana dashboards in {download.cache_dir()} ({problem}): "
+            f"each preview and up downloads them again, and fails offline"
+        )
+    return dashboards
 
 
 def dashboards_for(plan: Plan, istio_version: str) -> Mapping[str, Mapping[str, str]]:

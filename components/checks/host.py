@@ -34,6 +34,16 @@ UPGRADE_HINTS = {
 }
 # minikube warns when a node leaves the host less than this.
 SYSTEM_OVERHEAD_MB = 1024
+# What `docker info` says as OperatingSystem when the daemon is Docker
+# Desktop's (macOS, Windows, or Linux): the PRETTY_NAME of the daemon's own
+# /etc/os-release (moby daemon/info.go operatingSystem,
+# pkg/parsers/operatingsystem), which in Docker Desktop's VM is this; minikube
+# tells Docker Desktop apart by the same field (pkg/drivers/kic/oci/info.go
+# DockerOS, pkg/minikube/driver/driver.go IsDockerDesktop, v1.38.1). Its
+# MemTotal and NCPU are then the VM's, set in Docker Desktop's settings, not
+# the computer's (minikube's RSRC_DOCKER_MEMORY advice, pkg/minikube/reason/reason.go).
+DOCKER_DESKTOP_OPERATING_SYSTEM = "Docker Desktop"
+DOCKER_DESKTOP_RESOURCES = "Docker Desktop's Settings > Resources"
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -43,6 +53,12 @@ class HostFacts:
     docker_daemon_error: str | None  # None: the daemon answered (or is not needed)
     memory_mb: int | None  # what the driver can give a node
     cpus: int | None
+    docker_desktop: bool = False  # the daemon is Docker Desktop's: memory_mb and cpus are its VM's
+
+
+def is_docker_desktop(operating_system: str) -> bool:
+    """Whether `docker info`'s OperatingSystem is Docker Desktop's VM."""
+    return operating_system.strip() == DOCKER_DESKTOP_OPERATING_SYSTEM
 
 
 def parse_version(text: str) -> Version | None:
@@ -104,6 +120,15 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     # add up on the host; a --cpus limit caps a container's share of the
     # host's CPUs and reserves none (docs.docker.com, "Resource constraints").
     nodes = settings.nodes
+    # On Docker Desktop the sizes are its VM's, which the user raises in its settings.
+    if facts.docker_desktop:
+        holder, hosts = "Docker Desktop's VM (not this computer)", "Docker Desktop's VM's"
+        more_memory = f"give the VM more memory in {DOCKER_DESKTOP_RESOURCES}"
+        more_cpus = f"give the VM more CPUs in {DOCKER_DESKTOP_RESOURCES}"
+        also = f", or give the VM more in {DOCKER_DESKTOP_RESOURCES}"
+    else:
+        holder, hosts = f"the {settings.driver} driver", "the host's"
+        more_memory, more_cpus, also = f"give {settings.driver} more", f"give {settings.driver} more CPUs", ""
     if facts.memory_mb is not None:
         room = facts.memory_mb - SYSTEM_OVERHEAD_MB
         asked_mb = nodes * settings.memory_mb
@@ -114,37 +139,32 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
             memory = f"{PROJECT}:nodes {nodes} x {PROJECT}:memory {settings.memory_mb} MB = {asked_mb} MB"
         if asked_mb > facts.memory_mb:
             if room // nodes >= MIN_MEMORY_MB:
-                fix = f"set {'it' if nodes == 1 else 'memory'} between {MIN_MEMORY_MB} and {room // nodes} MB"
+                fix = f"set {'it' if nodes == 1 else 'memory'} between {MIN_MEMORY_MB} and {room // nodes} MB{also}"
             elif room >= MIN_MEMORY_MB:
-                fix = f"minikube needs {MIN_MEMORY_MB} MB a node: set nodes to at most {room // MIN_MEMORY_MB}"
+                fix = f"minikube needs {MIN_MEMORY_MB} MB a node: set nodes to at most {room // MIN_MEMORY_MB}{also}"
             else:
-                fix = (
-                    f"minikube needs {MIN_MEMORY_MB} MB and the host {SYSTEM_OVERHEAD_MB} MB, "
-                    f"so give {settings.driver} more"
-                )
-            errors.append(f"{asked} but the {settings.driver} driver has {facts.memory_mb} MB: {fix}")
+                fix = f"minikube needs {MIN_MEMORY_MB} MB and the host {SYSTEM_OVERHEAD_MB} MB, so {more_memory}"
+            errors.append(f"{asked} but {holder} has {facts.memory_mb} MB: {fix}")
         elif asked_mb > room:
             warnings.append(
-                f"{memory} leaves less than {SYSTEM_OVERHEAD_MB} MB of the host's "
+                f"{memory} leaves less than {SYSTEM_OVERHEAD_MB} MB of {hosts} "
                 f"{facts.memory_mb} MB for the system (minikube warns about this too): "
-                f"consider {room // nodes} MB{' a node' if nodes > 1 else ''} or less"
+                f"consider {room // nodes} MB{' a node' if nodes > 1 else ''} or less{also}"
             )
     if facts.cpus is not None and settings.cpus <= facts.cpus < nodes * settings.cpus:
         # The nodes still start, but Kubernetes then schedules more than the host has.
         warnings.append(
-            f"{PROJECT}:nodes {nodes} x {PROJECT}:cpus {settings.cpus} = {nodes * settings.cpus} CPUs, but the "
-            f"{settings.driver} driver has {facts.cpus}: the nodes share them, so Kubernetes counts "
-            f"{nodes * settings.cpus} CPUs that are not there; consider fewer nodes"
+            f"{PROJECT}:nodes {nodes} x {PROJECT}:cpus {settings.cpus} = {nodes * settings.cpus} CPUs, but "
+            f"{holder} has {facts.cpus}: the nodes share them, so Kubernetes counts "
+            f"{nodes * settings.cpus} CPUs that are not there; consider fewer nodes{also}"
         )
     if facts.cpus is not None and settings.cpus > facts.cpus:
         fix = (
-            f"set it between {MIN_CPUS} and {facts.cpus}"
+            f"set it between {MIN_CPUS} and {facts.cpus}{also}"
             if facts.cpus >= MIN_CPUS
-            else f"minikube needs {MIN_CPUS}, so give {settings.driver} more CPUs"
+            else f"minikube needs {MIN_CPUS}, so {more_cpus}"
         )
-        errors.append(
-            f"{PROJECT}:cpus asks for {settings.cpus} CPUs but the {settings.driver} driver has {facts.cpus}: {fix}"
-        )
+        errors.append(f"{PROJECT}:cpus asks for {settings.cpus} CPUs but {holder} has {facts.cpus}: {fix}")
 
     needed_cpus, needed_memory_mb = node_needs(settings, plan)
     mesh = f"istioProfile {settings.istio_profile} with resources {settings.resources}"
@@ -212,20 +232,23 @@ def gather_facts(settings: Settings) -> HostFacts:
     daemon_error = None
     memory_mb: int | None = None
     cpus: int | None = None
+    docker_desktop = False
     if "docker" in needed and versions["docker"] is not None:
-        # Without a daemon this prints "0 0" and exits 1 with the connection
+        # Without a daemon this prints "0 0 " and exits 1 with the connection
         # error on stderr (docker/cli cli/command/system/info.go:85-113).
+        # OperatingSystem last: it holds spaces ("Debian GNU/Linux 12 (bookworm)").
         try:
-            result = run_process(["docker", "info", "--format={{.MemTotal}} {{.NCPU}}"])
+            result = run_process(["docker", "info", "--format={{.MemTotal}} {{.NCPU}} {{.OperatingSystem}}"])
         except ProcessError as problem:
             daemon_error = str(problem)
         else:
             if result.returncode != 0:
                 daemon_error = result.complaint
             else:
-                memory_bytes, cpu_count = result.stdout.split()
+                memory_bytes, cpu_count, *operating_system = result.stdout.split(maxsplit=2)
                 memory_mb, cpus = int(memory_bytes) // 1024**2, int(cpu_count)
+                docker_desktop = is_docker_desktop(" ".join(operating_system))
     elif settings.on_minikube and settings.driver != "docker":
         memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024**2
         cpus = os.cpu_count()
-    return HostFacts(versions, daemon_error, memory_mb, cpus)
+    return HostFacts(versions, daemon_error, memory_mb, cpus, docker_desktop)
