@@ -28,7 +28,7 @@ from components.shell import (
     access_environment,
     cluster_environment,
     owner_environment,
-    parse_cluster_access,
+    parse_minikube_access,
     preview_environment,
     script,
 )
@@ -95,8 +95,8 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         **preview_environment(False),
     }
     assert run_shell(script("cluster-create.sh"), environment, INTERPRETER).returncode == 0
-    access = parse_cluster_access(
-        run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev"
+    access = parse_minikube_access(
+        run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev", True
     )
     for key, value in machine.items():
         monkeypatch.setenv(key, value)
