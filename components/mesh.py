@@ -11,7 +11,7 @@ from components.cluster import MinikubeCluster, cluster_for, mesh_scope, refuse_
 from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
-from components.model.network import browsed_host
+from components.model.network import browsed_host, local_url
 from components.model.parts.metallb import METALLB_NAMESPACE
 from components.model.plan import Plan
 from components.model.release import LOAD_BALANCER
@@ -102,9 +102,7 @@ class LocalMesh(pulumi.ComponentResource):
         self.outputs["ingressHost"] = istio.ingress_host
         self.outputs["ingressUrl"] = pulumi.Output.concat("http://", url_host)
         # The loopback port, wherever one is published (an output of None is left out).
-        self.outputs["localUrl"] = cluster.local_port.apply(
-            lambda port: None if port is None else f"http://127.0.0.1:{port}/"
-        )
+        self.outputs["localUrl"] = cluster.local_port.apply(lambda port: None if port is None else local_url(port))
         if isinstance(cluster, MinikubeCluster):
             self.outputs["profile"] = cluster.profile
         self.outputs["nodeIp"] = cluster.node_ip

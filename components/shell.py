@@ -16,7 +16,7 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from components.model.network import HostNetworks, is_docker_desktop, read_docker_networks
+from components.model.network import LOOPBACK, HostNetworks, is_docker_desktop, read_docker_networks
 from components.model.parts.istio import INGRESS_NODE_PORT
 from components.model.settings import ClusterSettings
 
@@ -48,7 +48,11 @@ def local_port_environment(settings: ClusterSettings) -> dict[str, str]:
     so a stack with localPort off keeps its cluster's environment as it was."""
     if not settings.publishes_local_port:
         return {}
-    return {"LOCAL_NODE_PORT": str(INGRESS_NODE_PORT), "LOCAL_HOST_PORT": str(settings.local_port)}
+    return {
+        "LOCAL_NODE_PORT": str(INGRESS_NODE_PORT),
+        "LOCAL_HOST_IP": LOOPBACK,
+        "LOCAL_HOST_PORT": str(settings.local_port),
+    }
 
 
 def cluster_environment(settings: ClusterSettings) -> dict[str, str]:
@@ -143,7 +147,6 @@ def parse_cluster_access(stdout: str, context: str) -> ClusterAccess:
     return ClusterAccess(node_ip=node_ip, kubeconfig=kubeconfig)
 
 
-LOOPBACK = "127.0.0.1"
 # cluster-access.sh's binding line when the node's container publishes no host port.
 NO_BINDING = "-"
 

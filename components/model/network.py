@@ -165,12 +165,20 @@ def is_docker_desktop(operating_system: str) -> bool:
     return operating_system.strip() == DOCKER_DESKTOP
 
 
+# The only address the node's container publishes the ingress on (localPort).
+LOOPBACK = "127.0.0.1"
+
+
+def local_url(local_port: int) -> str:
+    return f"http://{LOOPBACK}:{local_port}/"
+
+
 def browsed_host(ingress_address: str, local_port: int | None, reaches_node_network: bool) -> str:
     """Where the user's URLs point: the ingress's own address, or, where this
     host cannot reach the node's network but the node publishes the ingress on
     a loopback port, that port."""
     if local_port is not None and not reaches_node_network:
-        return f"127.0.0.1:{local_port}"
+        return f"{LOOPBACK}:{local_port}"
     return ingress_address
 
 

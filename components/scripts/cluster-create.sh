@@ -4,8 +4,8 @@
 # MINIKUBE_MEMORY (whole MB with an "mb" suffix, per node), MINIKUBE_KUBERNETES_VERSION,
 # MINIKUBE_NODES (the total number of nodes); LOCAL_MESH_OWNER (components/shell.py,
 # owner_environment); where the node publishes the ingress on the host's loopback
-# (components/shell.py, local_port_environment), LOCAL_NODE_PORT and LOCAL_HOST_PORT
-# (0: a free port).
+# (components/shell.py, local_port_environment), LOCAL_NODE_PORT, LOCAL_HOST_IP and
+# LOCAL_HOST_PORT (0: a free port).
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}" "${MINIKUBE_NODES:?}"
@@ -57,20 +57,21 @@ fi
 # The ingress gateway's NodePort on the host's loopback only (localPort). minikube
 # hands each --ports value to the node's `docker run -p` as it is
 # (pkg/minikube/registry/drvs/docker/docker.go:75-77, podman.go:82-84, v1.38.1),
-# so 127.0.0.1 keeps it off every other address (without one Docker listens on
-# 0.0.0.0). It takes only a host port from 1 to 65535 (cmd/minikube/cmd/start.go:1405-1446,
+# so LOCAL_HOST_IP (the loopback address) keeps it off every other address
+# (without one Docker listens on 0.0.0.0). It takes only a host port from 1 to 65535 (cmd/minikube/cmd/start.go:1405-1446,
 # validatePorts: no Docker-chosen "127.0.0.1::PORT" nor 0), so for 0 this script
 # takes a free port from the kernel. minikube publishes --ports only when it
 # creates the container (a profile that exists keeps the ports it has; the
 # recreate triggers hold these variables), so only a new profile gets the flag.
 ports_flag=()
 if [ "$created_here" = true ] && [ -n "${LOCAL_NODE_PORT:-}" ]; then
-  host_port=${LOCAL_HOST_PORT:?}
+  : "${LOCAL_HOST_IP:?}" "${LOCAL_HOST_PORT:?}"
+  host_port=$LOCAL_HOST_PORT
   if [ "$host_port" = 0 ]; then
-    host_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    host_port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$LOCAL_HOST_IP")
   fi
-  ports_flag=(--ports="127.0.0.1:${host_port}:${LOCAL_NODE_PORT}")
-  echo "local-mesh: the ingress gateway will answer on http://127.0.0.1:${host_port}/ of this host" >&2
+  ports_flag=(--ports="${LOCAL_HOST_IP}:${host_port}:${LOCAL_NODE_PORT}")
+  echo "local-mesh: the ingress gateway will answer on http://${LOCAL_HOST_IP}:${host_port}/ of this host" >&2
 fi
 
 echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIVER}, ${MINIKUBE_NODES} x ${MINIKUBE_CPUS} CPUs, ${MINIKUBE_MEMORY}, Kubernetes ${MINIKUBE_KUBERNETES_VERSION})" >&2
