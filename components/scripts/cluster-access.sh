@@ -59,8 +59,8 @@ fi
 # runPort, cmd/docker/docker.go main, v29.7.2); the first node's container is
 # named after the profile. podman has the same `port` command (its output
 # format unverified).
-# A profile made without one (by hand, or claimed) keeps none: "-", and the
-# stack has no localUrl.
+# A profile made without one (by hand, or claimed) keeps none: "-"
+# (components/shell.py NO_BINDING), and the stack has no localUrl.
 binding_code=0
 binding=$("$MINIKUBE_DRIVER" port "$MINIKUBE_PROFILE" "${LOCAL_NODE_PORT}/tcp" 2>&1) || binding_code=$?
 if [ "$binding_code" -ne 0 ]; then
