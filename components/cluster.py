@@ -11,7 +11,7 @@ on the cluster), `read_options` (reading an object the cluster has).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -34,6 +34,7 @@ from components.shell import (
     owner_environment,
     parse_cluster_access,
     parse_host_networks,
+    parse_minikube_access,
     preview_environment,
     recreate_triggers,
     script,
@@ -49,6 +50,10 @@ class Cluster(pulumi.ComponentResource):
     node_ip: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_context: pulumi.Output[str]
+    # The host's loopback port that reaches the ingress gateway (None: none is
+    # published), and whether this host reaches the node's network at all.
+    local_port: pulumi.Output[int | None]
+    reaches_node_network: pulumi.Output[bool]
     # This host's docker networks, where the pool depends on them (an existing
     # cluster with MetalLB); None on local-mesh's own minikube, whose profile
     # network is its own.
@@ -65,6 +70,7 @@ class Cluster(pulumi.ComponentResource):
         script_name: str,
         environment: Mapping[str, str],
         after: Sequence[pulumi.Resource],
+        parse: Callable[[str, str], ClusterAccess] = parse_cluster_access,
     ) -> None:
         """Run the script that prints the node address and the context's
         kubeconfig. An invoke, not a resource: it runs on every preview and up,
@@ -88,11 +94,13 @@ class Cluster(pulumi.ComponentResource):
                 # changes nothing): the address and kubeconfig are known after
                 # `up` starts it, as on a first preview.
                 return cast(pulumi.Output[ClusterAccess], pulumi.Output.from_input(UNKNOWN))
-            return pulumi.Output.from_input(parse_cluster_access(stdout, settings.kube_context))
+            return pulumi.Output.from_input(parse(stdout, settings.kube_context))
 
         access: pulumi.Output[ClusterAccess] = access_output.stdout.apply(read)
         self.node_ip = access.apply(lambda a: a.node_ip)
         self.kubeconfig = pulumi.Output.secret(access.apply(lambda a: a.kubeconfig))
+        self.local_port = access.apply(lambda a: a.local_port)
+        self.reaches_node_network = access.apply(lambda a: a.reaches_node_network)
         self.kube_context = pulumi.Output.from_input(settings.kube_context)
 
     def kubernetes_options(
@@ -187,6 +195,7 @@ class MinikubeCluster(Cluster):
             "cluster-access.sh",
             {**access_environment(settings), **ownership, **preview_environment(pulumi.runtime.is_dry_run())},
             [self._command],
+            lambda stdout, context: parse_minikube_access(stdout, context, settings.publishes_local_port),
         )
         self.host_networks = pulumi.Output.from_input(None)
         self.profile = pulumi.Output.from_input(settings.profile)

@@ -11,11 +11,12 @@ from components.cluster import MinikubeCluster, cluster_for, mesh_scope, refuse_
 from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
+from components.model.network import browsed_host, local_url
 from components.model.parts.metallb import METALLB_NAMESPACE
 from components.model.plan import Plan
 from components.model.release import LOAD_BALANCER
 from components.model.settings import Settings
-from components.observability import Observability
+from components.observability import Observability, metallb_first_address
 from components.sample import Sample
 
 
@@ -60,6 +61,16 @@ class LocalMesh(pulumi.ComponentResource):
             address_pool = metallb.address_pool
             self.outputs["addressPool"] = metallb.address_pool
         istio = Istio(scope("istio"), plan, settings.istio_version, settings.mtls, cluster, after, child)
+        # Where the user's URLs point: the ingress's address, or on Docker Desktop
+        # (whose node network this host cannot reach) the loopback port.
+        url_host = pulumi.Output.all(istio.ingress_address, cluster.local_port, cluster.reaches_node_network).apply(
+            lambda known: browsed_host(*known)
+        )
+        grafana_links_host = None
+        if address_pool is not None:
+            grafana_links_host = pulumi.Output.all(
+                address_pool, cluster.local_port, cluster.reaches_node_network
+            ).apply(lambda known: browsed_host(metallb_first_address(known[0]), known[1], known[2]))
         if plan.addons():
             observability = Observability(
                 scope("observability"),
@@ -68,9 +79,9 @@ class LocalMesh(pulumi.ComponentResource):
                 settings.routes_dashboards,
                 cluster,
                 istio.control_plane,
-                istio.ingress_address,
+                url_host,
                 dashboards,
-                address_pool,
+                grafana_links_host,
                 child,
             )
             # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
@@ -80,7 +91,7 @@ class LocalMesh(pulumi.ComponentResource):
                 scope("sample"),
                 plan,
                 cluster,
-                istio.ingress_address,
+                url_host,
                 after=[istio.mesh_ready],
                 opts=child,
             )
@@ -89,7 +100,9 @@ class LocalMesh(pulumi.ComponentResource):
         # (pulumi/runtime/rpc.py serialize_properties): ingressIp or ingressHost, whichever the Service has.
         self.outputs["ingressIp"] = istio.ingress_ip
         self.outputs["ingressHost"] = istio.ingress_host
-        self.outputs["ingressUrl"] = pulumi.Output.concat("http://", istio.ingress_address)
+        self.outputs["ingressUrl"] = pulumi.Output.concat("http://", url_host)
+        # The loopback port, wherever one is published (an output of None is left out).
+        self.outputs["localUrl"] = cluster.local_port.apply(lambda port: None if port is None else local_url(port))
         if isinstance(cluster, MinikubeCluster):
             self.outputs["profile"] = cluster.profile
         self.outputs["nodeIp"] = cluster.node_ip

@@ -95,7 +95,10 @@ def dashboards_virtual_service_spec(outputs: list[str]) -> dict[str, Any]:
 
 class Observability(pulumi.ComponentResource):
     """Installs the plan's addon releases (and Jaeger) after `control_plane`
-    (istiod), and, with `routes`, routes each dashboard's path on the ingress to it."""
+    (istiod), and, with `routes`, routes each dashboard's path on the ingress to it.
+    `url_host`: where the user's URLs point (the ingress, or the loopback port);
+    `grafana_links_host`: the same, known before the ingress exists, for Kiali's
+    links to Grafana (None: not known early, no links)."""
 
     urls: dict[str, pulumi.Output[str]]
 
@@ -107,9 +110,9 @@ class Observability(pulumi.ComponentResource):
         routes: bool,
         cluster: Cluster,
         control_plane: pulumi.Resource,
-        ingress_address: pulumi.Output[str],
+        url_host: pulumi.Output[str],
         dashboards: Mapping[str, Mapping[str, str]],
-        address_pool: pulumi.Output[str] | None = None,
+        grafana_links_host: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("local-mesh:observability:Observability", name, None, opts)
@@ -125,11 +128,9 @@ class Observability(pulumi.ComponentResource):
             for configmap, data in dashboards.items()
         ]
         values: dict[str, pulumi.Input[Values]] = {}
-        if address_pool is not None and "kiali" in {release.name for release in plan.addons()}:
+        if grafana_links_host is not None and "kiali" in {release.name for release in plan.addons()}:
             kiali = plan.release("kiali").values
-            values["kiali"] = address_pool.apply(
-                lambda pool: kiali_values_with_grafana_links(kiali, metallb_first_address(pool))
-            )
+            values["kiali"] = grafana_links_host.apply(lambda host: kiali_values_with_grafana_links(kiali, host))
         cluster.install(
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
@@ -157,6 +158,6 @@ class Observability(pulumi.ComponentResource):
         )
         # Each dashboard's pages live under its path (Grafana's bare path is a redirect there).
         self.urls = {
-            output: pulumi.Output.concat("http://", ingress_address, DASHBOARDS[output][2], "/") for output in outputs
+            output: pulumi.Output.concat("http://", url_host, DASHBOARDS[output][2], "/") for output in outputs
         }
         self.register_outputs(dict(self.urls))

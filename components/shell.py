@@ -16,7 +16,8 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from components.model.network import HostNetworks, read_docker_networks
+from components.model.network import LOOPBACK, HostNetworks, is_docker_desktop, read_docker_networks
+from components.model.parts.istio import INGRESS_NODE_PORT
 from components.model.settings import ClusterSettings
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -41,6 +42,19 @@ def script(name: str) -> str:
     return "".join(script(line.removeprefix(_INCLUDE).strip()) if line.startswith(_INCLUDE) else line for line in lines)
 
 
+def local_port_environment(settings: ClusterSettings) -> dict[str, str]:
+    """The node port the node's container publishes on the host's loopback, and
+    which host port (0: a free one), where it publishes one; nothing otherwise,
+    so a stack with localPort off keeps its cluster's environment as it was."""
+    if not settings.publishes_local_port:
+        return {}
+    return {
+        "LOCAL_NODE_PORT": str(INGRESS_NODE_PORT),
+        "LOCAL_HOST_IP": LOOPBACK,
+        "LOCAL_HOST_PORT": str(settings.local_port),
+    }
+
+
 def cluster_environment(settings: ClusterSettings) -> dict[str, str]:
     """cluster-create.sh and cluster-delete.sh."""
     return {
@@ -50,12 +64,17 @@ def cluster_environment(settings: ClusterSettings) -> dict[str, str]:
         "MINIKUBE_MEMORY": f"{settings.memory_mb}mb",
         "MINIKUBE_KUBERNETES_VERSION": settings.kubernetes_version,
         "MINIKUBE_NODES": str(settings.nodes),
+        **local_port_environment(settings),
     }
 
 
 def access_environment(settings: ClusterSettings) -> dict[str, str]:
-    """cluster-access.sh."""
-    return {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
+    """cluster-access.sh: with a published node port, also the driver, whose
+    CLI (docker or podman) reads the host port back."""
+    environment = {"MINIKUBE_PROFILE": settings.profile, "KUBE_CONTEXT": settings.kube_context}
+    if settings.publishes_local_port:
+        environment.update(MINIKUBE_DRIVER=settings.driver, LOCAL_NODE_PORT=str(INGRESS_NODE_PORT))
+    return environment
 
 
 def stack_owner(organization: str, project: str, stack: str, backend_url: str) -> str:
@@ -106,6 +125,10 @@ def recreate_triggers(settings: ClusterSettings) -> list[str]:
 class ClusterAccess:
     node_ip: str
     kubeconfig: str
+    # The host's loopback port that reaches the ingress, where one is published.
+    local_port: int | None = None
+    # Whether this host reaches the node's network (and so MetalLB's addresses).
+    reaches_node_network: bool = True
 
 
 def parse_cluster_access(stdout: str, context: str) -> ClusterAccess:
@@ -122,6 +145,39 @@ def parse_cluster_access(stdout: str, context: str) -> ClusterAccess:
     if contexts != [context]:
         raise ValueError(f"the kubeconfig read for context {context!r} holds contexts {contexts}, not exactly that one")
     return ClusterAccess(node_ip=node_ip, kubeconfig=kubeconfig)
+
+
+# cluster-access.sh's binding line when the node's container publishes no host port.
+NO_BINDING = "-"
+
+
+def parse_local_binding(line: str) -> int:
+    """The host port in `docker port <container> <port>/tcp`'s first line,
+    HOST_IP:HOST_PORT (docker/cli cli/command/container/port.go runPort,
+    net.JoinHostPort, v29.7.2), which must be on the loopback address."""
+    host, _, port = line.strip().rpartition(":")
+    if host != LOOPBACK or not port.isdigit():
+        raise ValueError(
+            f"the node's container publishes node port {INGRESS_NODE_PORT} on {line.strip()!r}, "
+            f"not on {LOOPBACK}:<port>: only this host may reach it"
+        )
+    return int(port)
+
+
+def parse_minikube_access(stdout: str, context: str, publishes_local_port: bool) -> ClusterAccess:
+    """Read cluster-access.sh's answer: the node IP; with a published node port,
+    then the host binding `docker port` printed and Docker's OperatingSystem
+    (`docker info`); then the kubeconfig (as parse_cluster_access)."""
+    if not publishes_local_port:
+        return parse_cluster_access(stdout, context)
+    node_line, binding, operating_system, kubeconfig = [*stdout.split("\n", 3), "", "", ""][:4]
+    access = parse_cluster_access(f"{node_line}\n{kubeconfig}", context)
+    return ClusterAccess(
+        node_ip=access.node_ip,
+        kubeconfig=access.kubeconfig,
+        local_port=None if binding.strip() == NO_BINDING else parse_local_binding(binding),
+        reaches_node_network=not is_docker_desktop(operating_system),
+    )
 
 
 # docker-networks.sh's first word when Docker could not be asked.

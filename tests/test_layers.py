@@ -10,8 +10,12 @@ from pathlib import Path
 from harness.config import REPO
 
 PROGRAM = [REPO / "__main__.py", *sorted((REPO / "components").rglob("*.py"))]
-# The one door for each: components/checks/process.py and download.py.
-DOORS = {"subprocess": "components/checks/process.py", "urllib.request": "components/checks/download.py"}
+# The one door for each: components/checks/process.py (processes and sockets) and download.py.
+DOORS = {
+    "subprocess": "components/checks/process.py",
+    "socket": "components/checks/process.py",
+    "urllib.request": "components/checks/download.py",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

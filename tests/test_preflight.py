@@ -23,10 +23,10 @@ from components.checks.cluster import (
     pod_requests,
     pool_note,
 )
-from components.checks.host import HostFacts, find_problems, gather_facts, is_docker_desktop, parse_version
+from components.checks.host import HostFacts, find_problems, gather_facts, parse_version
 from components.checks.preflight import PreflightError
 from components.model.footprint import cluster_requests, upgrade_surge
-from components.model.network import DockerNetwork, HostNetworks
+from components.model.network import DockerNetwork, HostNetworks, is_docker_desktop
 from components.model.parts.metallb import METALLB_REPOSITORY
 from components.model.plan import release_plan
 from components.model.release import Requests
@@ -272,7 +272,7 @@ def test_facts_are_read_from_the_real_tools_answers(tmp_path: Path, monkeypatch:
 
 def test_docker_desktop_is_read_from_the_same_docker_info(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     machine = {
-        "FAKE_DOCKER_OS": "Docker Desktop",
+        "FAKE_DOCKER_OPERATING_SYSTEM": "Docker Desktop",
         "FAKE_DOCKER_MEMORY_BYTES": str(8 * 1024**3),
         "FAKE_DOCKER_CPUS": "4",
     }
@@ -318,7 +318,7 @@ def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path)
 
 
 def test_on_docker_desktop_the_program_stops_naming_its_settings(tmp_path: Path) -> None:
-    machine = {"FAKE_DOCKER_OS": "Docker Desktop", "FAKE_DOCKER_MEMORY_BYTES": str(3 * 1024**3)}
+    machine = {"FAKE_DOCKER_OPERATING_SYSTEM": "Docker Desktop", "FAKE_DOCKER_MEMORY_BYTES": str(3 * 1024**3)}
     with pytest.raises(ProgramFailedError) as failure:
         run_program("dev", tmp_path, machine=machine)
     assert isinstance(failure.value.cause, PreflightError)
@@ -332,7 +332,12 @@ def test_on_docker_desktop_the_program_stops_naming_its_settings(tmp_path: Path)
 def test_preflight_false_skips_the_checks(tmp_path: Path) -> None:
     run = run_program("dev", tmp_path, {"preflight": False}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"})
     assert run.outputs["ingressIp"] == "192.168.49.100"
-    assert not any(call[0] == "docker" for call in fake_state(tmp_path)["calls"])
+    # Pre-flight's questions to Docker; cluster-access.sh still reads the loopback port (docker port, info).
+    preflight_calls = [
+        ["docker", "version", "--format={{.Client.Version}}"],
+        ["docker", "info", "--format={{.MemTotal}} {{.NCPU}}"],
+    ]
+    assert not any(call in preflight_calls for call in fake_state(tmp_path)["calls"])
 
 
 # --- published chart versions ---------------------------------------------------

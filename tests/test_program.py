@@ -11,13 +11,14 @@ import pytest
 import yaml
 
 from components.model.parts.grafana import GRAFANA_DASHBOARD_CONFIGMAPS, GRAFANA_REPOSITORY, GRAFANA_VERSION
-from components.model.parts.istio import ISTIO_REPOSITORY
+from components.model.parts.istio import INGRESS_NODE_PORT, ISTIO_REPOSITORY
 from components.model.parts.kiali import KIALI_REPOSITORY, KIALI_VERSION
 from components.model.parts.metallb import METALLB_REPOSITORY
 from components.model.parts.prometheus import PROMETHEUS_REPOSITORY, PROMETHEUS_VERSION
 from harness.config import project_defaults, pulumi_project
 from harness.kinds import COMMAND, PROVIDER, RELEASE
 from harness.program import ProgramFailedError, ProgramRun, Registration, run_program
+from harness.world import fake_state
 from tests.conftest import SharedRun
 
 MESH_RELEASES = ["istio-base", "istio-egressgateway", "istio-ingressgateway", "istiod", "metallb"]
@@ -108,6 +109,9 @@ def test_ingress_ip_is_what_the_gateway_service_reports(demo: ProgramRun) -> Non
 def test_stack_outputs(demo: ProgramRun) -> None:
     # `images` is held to what the pods run in tests/test_render_images.py.
     outputs = {key: value for key, value in demo.outputs.items() if key not in ("kubeconfig", "images")}
+    # The loopback port the node's container publishes, as Docker reports it (localPort 0: a free one).
+    published = fake_state(Path(demo.mocks.environment["FAKE_CLI_STATE"]))["profiles"]["local-mesh-dev"]["published"]
+    assert outputs.pop("localUrl") == f"http://{published[f'{INGRESS_NODE_PORT}/tcp']}/"
     assert outputs == {
         "ingressIp": "192.168.49.100",
         "ingressUrl": "http://192.168.49.100",
@@ -379,5 +383,6 @@ def test_dashboard_urls_are_outputs_only_for_what_is_installed(
 ) -> None:
     run = shared_run(observability=level)
     assert (
-        sorted(key for key in run.outputs if key.endswith("Url") and key not in ("ingressUrl", "sampleUrl")) == outputs
+        sorted(key for key in run.outputs if key.endswith("Url") and key not in ("ingressUrl", "sampleUrl", "localUrl"))
+        == outputs
     )

@@ -14,11 +14,13 @@ from components.model.network import parse_address_pool
 from components.model.settings import parse_settings
 from components.shell import (
     INTERPRETER,
+    ClusterAccess,
     access_environment,
     cluster_environment,
     existing_access_environment,
     owner_environment,
     parse_cluster_access,
+    parse_minikube_access,
     preview_environment,
     script,
 )
@@ -42,9 +44,16 @@ def cluster_env(profile: str = "local-mesh-dev", owner: str = owner_of("dev"), *
     return {**cluster_environment(parse_settings(raw(profile=profile, **overrides), "dev")), **owner_environment(owner)}
 
 
-def access_env(profile: str = "", owner: str = owner_of("dev"), preview: bool = False) -> dict[str, str]:
-    settings = parse_settings(raw(profile=profile), "dev")
+def access_env(
+    profile: str = "", owner: str = owner_of("dev"), preview: bool = False, **overrides: str
+) -> dict[str, str]:
+    settings = parse_settings(raw(profile=profile, **overrides), "dev")
     return {**access_environment(settings), **owner_environment(owner), **preview_environment(preview)}
+
+
+def read_access(stdout: str) -> ClusterAccess:
+    """cluster-access.sh's answer for the dev stack, which publishes the ingress on a loopback port."""
+    return parse_minikube_access(stdout, "local-mesh-dev", publishes_local_port=True)
 
 
 def state(machine: dict[str, str]) -> dict:
@@ -108,7 +117,7 @@ def test_create_starts_every_node_and_the_profile_ip_is_the_control_planes(machi
     (profile,) = listed["valid"]
     nodes = profile["Config"]["Nodes"]
     assert [(node["Name"], node["ControlPlane"]) for node in nodes] == [("", True), ("m02", False), ("m03", False)]
-    access = run("cluster-access.sh", machine, **access_env())
+    access = run("cluster-access.sh", machine, **access_env(nodes="3"))
     assert access.returncode == 0, access.stderr
     assert parse_cluster_access(access.stdout, "local-mesh-dev").node_ip == nodes[0]["IP"]
 
@@ -139,7 +148,7 @@ def test_access_prints_node_ip_then_a_self_contained_kubeconfig(machine: dict[st
     run("cluster-create.sh", machine, **cluster_env())
     result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 0, result.stderr
-    access = parse_cluster_access(result.stdout, "local-mesh-dev")
+    access = read_access(result.stdout)
     # The second profile got the second docker network, as minikube allocates them.
     assert access.node_ip == "192.168.58.2"
     config = yaml.safe_load(access.kubeconfig)
@@ -160,7 +169,7 @@ def test_access_starts_a_stopped_profile_and_reads_its_new_port(machine: dict[st
     assert result.returncode == 0, result.stderr
     assert "is not running (minikube status exit 7); starting it again" in result.stderr
     assert state(machine)["profiles"]["local-mesh-dev"]["status"] == "Running"
-    access = parse_cluster_access(result.stdout, "local-mesh-dev")
+    access = read_access(result.stdout)
     assert yaml.safe_load(access.kubeconfig)["clusters"][0]["cluster"]["server"] == "https://192.168.49.2:32771"
 
 
@@ -170,7 +179,7 @@ def test_access_works_again_after_stop_removed_the_kube_context(machine: dict[st
     assert kubeconfig(machine)["contexts"] == []
     result = run("cluster-access.sh", machine, **access_env())
     assert result.returncode == 0, result.stderr
-    assert parse_cluster_access(result.stdout, "local-mesh-dev").node_ip == "192.168.49.2"
+    assert read_access(result.stdout).node_ip == "192.168.49.2"
 
 
 def test_access_starts_a_profile_whose_container_was_removed_by_hand(machine: dict[str, str]) -> None:
@@ -207,7 +216,14 @@ def test_access_does_not_restart_a_running_profile(machine: dict[str, str]) -> N
     calls_before = len(state(machine)["calls"])
     assert run("cluster-access.sh", machine, **access_env()).returncode == 0
     new_calls = state(machine)["calls"][calls_before:]
-    assert [call[:2] for call in new_calls] == [["minikube", "status"], ["minikube", "ip"], ["kubectl", "config"]]
+    assert [call[:2] for call in new_calls] == [
+        ["minikube", "status"],
+        ["minikube", "ip"],
+        ["kubectl", "config"],
+        # The loopback port and whether this host reaches the node's network: read only.
+        ["docker", "port"],
+        ["docker", "info"],
+    ]
 
 
 def test_access_explains_a_profile_deleted_by_hand(machine: dict[str, str]) -> None:
@@ -349,7 +365,7 @@ def test_delete_still_deletes_when_the_docker_daemon_is_down(machine: dict[str, 
 
 
 def webhook_gate(machine: dict[str, str], wait: str = "30") -> subprocess.CompletedProcess[str]:
-    access = parse_cluster_access(run("cluster-access.sh", machine, **access_env()).stdout, "local-mesh-dev")
+    access = read_access(run("cluster-access.sh", machine, **access_env()).stdout)
     manifest = json.dumps(address_pool_manifest(parse_address_pool("192.168.49.100-192.168.49.120")))
     return run(
         "metallb-webhook-ready.sh",

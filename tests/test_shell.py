@@ -30,6 +30,10 @@ def test_environment_carries_every_start_value() -> None:
         "MINIKUBE_MEMORY": "6144mb",
         "MINIKUBE_KUBERNETES_VERSION": "v1.35.1",
         "MINIKUBE_NODES": "1",
+        # localPort 0: a free loopback port for the ingress gateway's NodePort.
+        "LOCAL_NODE_PORT": "30080",
+        "LOCAL_HOST_IP": "127.0.0.1",
+        "LOCAL_HOST_PORT": "0",
     }
 
 

@@ -28,7 +28,7 @@ from components.shell import (
     access_environment,
     cluster_environment,
     owner_environment,
-    parse_cluster_access,
+    parse_minikube_access,
     preview_environment,
     script,
 )
@@ -95,8 +95,8 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         **preview_environment(False),
     }
     assert run_shell(script("cluster-create.sh"), environment, INTERPRETER).returncode == 0
-    access = parse_cluster_access(
-        run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev"
+    access = parse_minikube_access(
+        run_shell(script("cluster-access.sh"), environment, INTERPRETER).stdout, "local-mesh-dev", True
     )
     for key, value in machine.items():
         monkeypatch.setenv(key, value)
@@ -190,6 +190,36 @@ def test_a_stack_without_the_sample_still_checks_the_ingress_and_says_what_it_sk
     printed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in printed[1:5]] == ["PASS", "SKIP", "PASS", "SKIP"]
     assert printed[-1] == "local-mesh verify: all 2 checks passed, 2 skipped"
+
+
+def test_on_linux_both_the_ingress_ip_and_the_loopback_port_must_answer_as_envoy(
+    ingress_for: Callable[[type[MeshIngress]], str], not_envoy: str, cluster: dict[str, str]
+) -> None:
+    """Linux: the URLs name MetalLB's address (here one loopback server plays it)
+    and localUrl the loopback port the node publishes (another)."""
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    both = {**stack(ingress_for(mesh()), cluster), "localUrl": ingress_for(mesh()) + "/"}
+    checks = verify.verify(both, telemetry_wait=1)
+    assert [check.name for check in checks[:2]] == ["ingress IP answers", "loopback port answers (localUrl)"]
+    assert all(results(checks).values()), [check.line() for check in checks]
+    # A loopback port that another server holds is not the mesh's.
+    checks = verify.verify({**both, "localUrl": not_envoy + "/"}, telemetry_wait=1)
+    assert results(checks)["loopback port answers (localUrl)"] is False
+    assert "server: nginx" in checks[1].detail
+
+
+def test_on_docker_desktop_every_check_goes_to_the_loopback_port_once(
+    ingress_for: Callable[[type[MeshIngress]], str], cluster: dict[str, str]
+) -> None:
+    """Docker Desktop: every URL is on the loopback port, localUrl included;
+    the dashboards answer under their sub-paths on that host as on the IP."""
+    put_pods(cluster, [NATIVE_SIDECAR_POD])
+    loopback = ingress_for(mesh())
+    checks = verify.verify({**stack(loopback, cluster), "localUrl": loopback + "/"}, telemetry_wait=1)
+    assert "loopback port answers (localUrl)" not in results(checks)
+    assert [check.name for check in checks[4:]] == DASHBOARD_AND_TELEMETRY
+    assert all(results(checks).values()), [check.line() for check in checks]
+    assert all(loopback in check.detail for check in checks if check.detail.startswith("GET "))
 
 
 def test_main_prints_a_line_per_check_and_exits_nonzero_on_failure(

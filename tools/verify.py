@@ -3,7 +3,8 @@
     python -m tools.verify [--stack NAME] [--wait SECONDS]
 
 Reads `pulumi stack output` of that stack and touches nothing else: it sends
-HTTP requests to the ingress (Envoy must answer) and asks the stack's own kube
+HTTP requests to the ingress (Envoy must answer, on the loopback port too
+where the stack has one beside the ingress IP) and asks the stack's own kube
 context (via the kubeconfig output) whether the httpbin pod is in the mesh (its
 sidecar, or ambient redirection). For each dashboard the stack installs it asks
 the tool's own health API through the ingress, then sends a few requests to the
@@ -359,6 +360,11 @@ def verify(
 
     envoy = run("ingress IP answers", functools.partial(_envoy_answers, ingress_url), mesh_deadline)
     no_ingress = None if envoy else NO_INGRESS
+    # The loopback port the node publishes (localUrl), where it is not already
+    # what the URLs name (on Docker Desktop they all do): the same Envoy answers on both.
+    local_url = str(outputs["localUrl"]) if "localUrl" in outputs else None
+    if local_url is not None and local_url.rstrip("/") != ingress_url.rstrip("/"):
+        run("loopback port answers (localUrl)", functools.partial(_envoy_answers, local_url), mesh_deadline)
     no_sample = NO_SAMPLE if sample_url is None else None
     run(
         "routed path: 200 from Envoy",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from components.checks.process import ProcessError, run_process
 from components.model.footprint import NODE_OVERHEAD, node_needs, total, upgrade_surge
+from components.model.network import is_docker_desktop
 from components.model.plan import Plan
 from components.model.settings import MIN_CPUS, MIN_MEMORY_MB, PROJECT, Settings, dotted, istio_kubernetes_support
 
@@ -34,15 +35,9 @@ UPGRADE_HINTS = {
 }
 # minikube warns when a node leaves the host less than this.
 SYSTEM_OVERHEAD_MB = 1024
-# What `docker info` says as OperatingSystem when the daemon is Docker
-# Desktop's (macOS, Windows, or Linux): the PRETTY_NAME of the daemon's own
-# /etc/os-release (moby daemon/info.go operatingSystem,
-# pkg/parsers/operatingsystem), which in Docker Desktop's VM is this; minikube
-# tells Docker Desktop apart by the same field (pkg/drivers/kic/oci/info.go
-# DockerOS, pkg/minikube/driver/driver.go IsDockerDesktop, v1.38.1). Its
-# MemTotal and NCPU are then the VM's, set in Docker Desktop's settings, not
-# the computer's (minikube's RSRC_DOCKER_MEMORY advice, pkg/minikube/reason/reason.go).
-DOCKER_DESKTOP_OPERATING_SYSTEM = "Docker Desktop"
+# On Docker Desktop (components/model/network.py, is_docker_desktop) `docker
+# info`'s MemTotal and NCPU are its VM's, set in Docker Desktop's settings, not
+# the computer's (minikube's RSRC_DOCKER_MEMORY advice, pkg/minikube/reason/reason.go, v1.38.1).
 DOCKER_DESKTOP_RESOURCES = "Docker Desktop's Settings > Resources"
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -54,11 +49,6 @@ class HostFacts:
     memory_mb: int | None  # what the driver can give a node
     cpus: int | None
     docker_desktop: bool = False  # the daemon is Docker Desktop's: memory_mb and cpus are its VM's
-
-
-def is_docker_desktop(operating_system: str) -> bool:
-    """Whether `docker info`'s OperatingSystem is Docker Desktop's VM."""
-    return operating_system.strip() == DOCKER_DESKTOP_OPERATING_SYSTEM
 
 
 def parse_version(text: str) -> Version | None:

@@ -1,6 +1,6 @@
 """Pre-flight checks, run before any resource is registered, so that even
 `pulumi preview` fails fast with one line per problem and its fix: the host
-(host.py), an existing cluster (cluster.py), the chart indexes (charts.py)
+(host.py), a fixed loopback port (local_port.py), an existing cluster (cluster.py), the chart indexes (charts.py)
 and the Gateway API CRDs' download (gateway_api.py). `run_preflight` joins
 them for __main__.py.
 """
@@ -13,6 +13,7 @@ from components.checks.charts import chart_sources, published_chart_problems
 from components.checks.cluster import cluster_problems, gather_cluster_facts, gather_host_networks, pool_note
 from components.checks.gateway_api import gateway_api_download_problems
 from components.checks.host import find_problems, gather_facts
+from components.checks.local_port import fixed_local_port, gather_local_port_facts, local_port_problems
 from components.model.plan import Plan
 from components.model.settings import PROJECT, Settings
 
@@ -35,6 +36,9 @@ def run_preflight(settings: Settings, plan: Plan) -> None:
         note = pool_note(settings, cluster, host) if host is not None and cluster.error is None else None
         if note is not None:
             pulumi.log.info(note)
+    port = fixed_local_port(settings)
+    if port is not None:
+        errors.extend(local_port_problems(settings, gather_local_port_facts(settings, port)))
     errors.extend(published_chart_problems(chart_sources(plan)))
     errors.extend(gateway_api_download_problems(plan))
     for warning in warnings:

@@ -151,6 +151,37 @@ class HostNetworks:
     unavailable: str | None = None
 
 
+# What Docker Desktop's engine reports as its OperatingSystem (`docker info`).
+# minikube reads the same field to learn that the node's IP is not reachable
+# from the host and a port must be forwarded (kubernetes/minikube
+# pkg/minikube/driver/driver.go NeedsPortForward, `si.DockerOS == "Docker
+# Desktop"`, from `docker system info` OperatingSystem: pkg/drivers/kic/oci/
+# info.go:74,116, v1.38.1): its containers' networks live inside Docker Desktop's VM.
+DOCKER_DESKTOP = "Docker Desktop"
+
+
+def is_docker_desktop(operating_system: str) -> bool:
+    """Whether `docker info`'s OperatingSystem is Docker Desktop's (macOS, Windows, or Linux)."""
+    return operating_system.strip() == DOCKER_DESKTOP
+
+
+# The only address the node's container publishes the ingress on (localPort).
+LOOPBACK = "127.0.0.1"
+
+
+def local_url(local_port: int) -> str:
+    return f"http://{LOOPBACK}:{local_port}/"
+
+
+def browsed_host(ingress_address: str, local_port: int | None, reaches_node_network: bool) -> str:
+    """Where the user's URLs point: the ingress's own address, or, where this
+    host cannot reach the node's network but the node publishes the ingress on
+    a loopback port, that port."""
+    if local_port is not None and not reaches_node_network:
+        return f"{LOOPBACK}:{local_port}"
+    return ingress_address
+
+
 def read_docker_networks(inspect_json: str) -> tuple[DockerNetwork, ...]:
     """`docker network inspect ID...`: a JSON array of network.Inspect (moby v28.5.2
     api/types/network/network.go): `Name`, `IPAM.Config[]` with `Subnet` and

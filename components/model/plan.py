@@ -106,6 +106,7 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         installs_crds=settings.istio_profile == "ambient" and not cluster.gateway_api_crds,
         load_balancer=settings.metallb,
         caches=caches,
+        local_port=settings.publishes_local_port,
     )
     releases.extend(istio.releases)
     routed: list[Dashboard] = []

@@ -63,6 +63,7 @@ CONFIG_KEYS = (
     "dashboardRoutes",
     "platform",
     "imageCache",
+    "localPort",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
@@ -88,6 +89,16 @@ CNI_PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
 # auto: local-mesh's own minikube's, or what an existing cluster's nodes report
 # (components/checks/discovery.py); none: the chart's defaults; or one of CNI_PLATFORMS.
 PLATFORMS = ("auto", "none", *CNI_PLATFORMS)
+
+# localPort: a free loopback port picked when the cluster is created, a fixed
+# one (unprivileged, so no sudo), or none.
+LOCAL_PORT_ANY = 0
+LOCAL_PORT_OFF = "off"
+LOCAL_PORT_RANGE = (1024, 65535)
+# The drivers whose node is a container whose ports minikube publishes: `--ports`,
+# "List of ports that should be exposed (docker and podman driver only)"
+# (kubernetes/minikube cmd/minikube/cmd/start_flags.go:285, v1.38.1).
+PUBLISHING_DRIVERS = ("docker", "podman")
 
 # Drivers whose node sits on a host-reachable /24 network, which is what the
 # MetalLB address pool is carved from. `none` and `ssh` have no such network.
@@ -164,6 +175,16 @@ class ClusterSettings:
     address_pool_text: str  # as the user typed it, for messages
     platform: str
     image_cache: str
+    # The loopback port asked for: LOCAL_PORT_ANY, a fixed port, or None (off).
+    local_port: int | None
+
+    @property
+    def publishes_local_port(self) -> bool:
+        """Whether local-mesh's minikube publishes the ingress on a loopback port
+        (parse_settings refuses a fixed port where it cannot)."""
+        return (
+            self.on_minikube and self.driver in PUBLISHING_DRIVERS and self.nodes == 1 and self.local_port is not None
+        )
 
     @property
     def on_minikube(self) -> bool:
@@ -379,6 +400,24 @@ def ignored_key_warnings(settings: Settings, defaults: Mapping[str, str], routed
             warnings.append(f"{PROJECT}:addressPool = {quoted(settings.address_pool_text)} {ignored}")
         if settings.metallb_version != defaults["metallbVersion"]:
             warnings.append(f"{PROJECT}:metallbVersion = {quoted(settings.metallb_version)} {ignored}")
+    if settings.local_port not in (None, LOCAL_PORT_ANY) and not settings.on_minikube:
+        # parse_settings refuses a fixed port on a minikube that cannot publish it.
+        warnings.append(
+            f"{PROJECT}:localPort = {quoted(_local_port_text(settings.local_port))} is ignored: with {PROJECT}:cluster "
+            "existing, local-mesh publishes no port of its own (publish the ingress as the cluster allows: kind's "
+            "extraPortMappings, k3d's --port)"
+        )
+    elif (
+        settings.local_port == LOCAL_PORT_ANY
+        and settings.on_minikube
+        and settings.driver in PUBLISHING_DRIVERS
+        and settings.nodes > 1
+    ):
+        warnings.append(
+            f"{PROJECT}:localPort = '{LOCAL_PORT_ANY}' is ignored with {PROJECT}:nodes {settings.nodes}: "
+            f"{_ONE_NODE_ONLY} (kubernetes/minikube #16766), so the ingress is reachable on its IP only; "
+            f"set it to {LOCAL_PORT_OFF} to say so"
+        )
     if settings.dashboard_routes == "on" and settings.observability == "none":
         warnings.append(
             f"{PROJECT}:dashboardRoutes = 'on' is ignored: with {PROJECT}:observability none there are no dashboards"
@@ -390,6 +429,33 @@ def ignored_key_warnings(settings: Settings, defaults: Mapping[str, str], routed
             "or off (reach them with kubectl port-forward) unless only you can reach that address"
         )
     return warnings
+
+
+# minikube 1.38.1 hands every --ports value to every node's `docker run -p`
+# (pkg/minikube/registry/drvs/docker/docker.go:75-77, configure runs per node:
+# pkg/minikube/machine/start.go:138), so a second node cannot bind the host port
+# the first holds ("port is already allocated": kubernetes/minikube #12776, #16766).
+_ONE_NODE_ONLY = "minikube publishes --ports on every node, and a second node cannot bind the port the first holds"
+
+
+def _local_port_text(port: int | None) -> str:
+    return LOCAL_PORT_OFF if port is None else str(port)
+
+
+def parse_local_port(text: str) -> int | None:
+    """localPort: LOCAL_PORT_ANY, a port in LOCAL_PORT_RANGE, or None for off."""
+    value = text.strip().lower()
+    if value == LOCAL_PORT_OFF:
+        return None
+    low, high = LOCAL_PORT_RANGE
+    if value.isdigit() and (int(value) == LOCAL_PORT_ANY or low <= int(value) <= high):
+        return int(value)
+    raise _error(
+        "localPort",
+        text.strip(),
+        f"{LOCAL_PORT_ANY} (a free port, picked when the cluster is created), a port from {low} to {high}, "
+        f"or {LOCAL_PORT_OFF}",
+    )
 
 
 def unknown_keys(raw: Mapping[str, str]) -> list[str]:
@@ -494,6 +560,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     dashboard_routes = _choice(raw, "dashboardRoutes", DASHBOARD_ROUTES)
     platform = _choice(raw, "platform", PLATFORMS)
     image_cache = _choice(raw, "imageCache", IMAGE_CACHE_MODES)
+    local_port = parse_local_port(raw["localPort"])
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
 
@@ -529,6 +596,18 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             )
         if platform not in ("auto", "minikube"):
             raise _error("platform", platform, "auto or minikube with cluster minikube (it runs the docker runtime)")
+        if local_port not in (None, LOCAL_PORT_ANY):
+            if driver not in PUBLISHING_DRIVERS:
+                raise _error(
+                    "localPort",
+                    local_port,
+                    f"{LOCAL_PORT_ANY} or {LOCAL_PORT_OFF} with driver {driver} (minikube publishes the ports of "
+                    f"{' and '.join(PUBLISHING_DRIVERS)} nodes only)",
+                )
+            if nodes > 1:
+                raise _error(
+                    "localPort", local_port, f"{LOCAL_PORT_OFF} with {PROJECT}:nodes {nodes} ({_ONE_NODE_ONLY})"
+                )
         # minikube names the kube context after the profile.
         context = profile
     else:
@@ -560,4 +639,5 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         dashboard_routes=dashboard_routes,
         platform=platform,
         image_cache=image_cache,
+        local_port=local_port,
     )

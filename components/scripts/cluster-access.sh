@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Make sure this stack's minikube profile runs, then print how to reach it: the
-# node IP on the first line, then a self-contained kubeconfig holding only the
-# profile's context. Runs on every preview and up. A preview starts nothing:
+# node IP on the first line; where the node publishes the ingress on the host's
+# loopback (LOCAL_NODE_PORT set), the host binding ("-": none) and Docker's
+# OperatingSystem on the next two; then a self-contained kubeconfig holding only the profile's
+# context (components/shell.py, parse_minikube_access). Runs on every preview and up. A preview starts nothing:
 # on a stopped profile it prints nothing on stdout and says that `up` starts it.
 # Inputs from the environment (components/shell.py, access_environment, owner_environment,
-# preview_environment): MINIKUBE_PROFILE, KUBE_CONTEXT, LOCAL_MESH_OWNER, LOCAL_MESH_PREVIEW.
+# preview_environment): MINIKUBE_PROFILE, KUBE_CONTEXT, LOCAL_MESH_OWNER, LOCAL_MESH_PREVIEW;
+# with a published node port, MINIKUBE_DRIVER and LOCAL_NODE_PORT.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${KUBE_CONTEXT:?}" "${LOCAL_MESH_OWNER:?}" "${LOCAL_MESH_PREVIEW:?}"
 # local-mesh: include profile-owner.sh
@@ -45,4 +48,28 @@ if [ "$ip_code" -ne 0 ]; then
   exit "$ip_code"
 fi
 kubeconfig=$(kubectl config view --raw --minify --flatten --context="$KUBE_CONTEXT")
-printf '%s\n%s\n' "$node_ip" "$kubeconfig"
+if [ -z "${LOCAL_NODE_PORT:-}" ]; then
+  printf '%s\n%s\n' "$node_ip" "$kubeconfig"
+  exit 0
+fi
+# Read on every run: the host port is the container's, and a profile made
+# before (or by hand) has what it has. `docker port CONTAINER PORT/tcp` prints
+# HOST_IP:HOST_PORT per binding, or fails (exit 1) with "no public port
+# 'PORT/tcp' published for CONTAINER" (docker/cli cli/command/container/port.go
+# runPort, cmd/docker/docker.go main, v29.7.2); the first node's container is
+# named after the profile. podman has the same `port` command (its output
+# format unverified).
+# A profile made without one (by hand, or claimed) keeps none: "-"
+# (components/shell.py NO_BINDING), and the stack has no localUrl.
+binding_code=0
+binding=$("$MINIKUBE_DRIVER" port "$MINIKUBE_PROFILE" "${LOCAL_NODE_PORT}/tcp" 2>&1) || binding_code=$?
+if [ "$binding_code" -ne 0 ]; then
+  echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} publishes no host port for the ingress gateway's node port ${LOCAL_NODE_PORT} (${MINIKUBE_DRIVER} port: ${binding}), so the stack has no localUrl: minikube publishes ports only when it creates a profile's container; to get one, delete the profile with 'minikube delete -p ${MINIKUBE_PROFILE}' and run 'pulumi up' again (or set local-mesh:localPort to off to say you need none)" >&2
+  binding="-"
+fi
+# Docker Desktop keeps the node's network inside its VM (components/model/network.py, DOCKER_DESKTOP).
+operating_system=""
+if [ "$MINIKUBE_DRIVER" = docker ]; then
+  operating_system=$(docker info --format='{{.OperatingSystem}}' 2>/dev/null) || operating_system=""
+fi
+printf '%s\n%s\n%s\n%s\n' "$node_ip" "${binding%%$'\n'*}" "$operating_system" "$kubeconfig"

@@ -3,7 +3,9 @@
 # Inputs, all from the environment: MINIKUBE_PROFILE, MINIKUBE_DRIVER, MINIKUBE_CPUS,
 # MINIKUBE_MEMORY (whole MB with an "mb" suffix, per node), MINIKUBE_KUBERNETES_VERSION,
 # MINIKUBE_NODES (the total number of nodes); LOCAL_MESH_OWNER (components/shell.py,
-# owner_environment).
+# owner_environment); where the node publishes the ingress on the host's loopback
+# (components/shell.py, local_port_environment), LOCAL_NODE_PORT, LOCAL_HOST_IP and
+# LOCAL_HOST_PORT (0: a free port).
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}" "${MINIKUBE_NODES:?}"
@@ -52,6 +54,26 @@ for profile in json.load(sys.stdin)["valid"]:
   fi
 fi
 
+# The ingress gateway's NodePort on the host's loopback only (localPort). minikube
+# hands each --ports value to the node's `docker run -p` as it is
+# (pkg/minikube/registry/drvs/docker/docker.go:75-77, podman.go:82-84, v1.38.1),
+# so LOCAL_HOST_IP (the loopback address) keeps it off every other address
+# (without one Docker listens on 0.0.0.0). It takes only a host port from 1 to 65535 (cmd/minikube/cmd/start.go:1405-1446,
+# validatePorts: no Docker-chosen "127.0.0.1::PORT" nor 0), so for 0 this script
+# takes a free port from the kernel. minikube publishes --ports only when it
+# creates the container (a profile that exists keeps the ports it has; the
+# recreate triggers hold these variables), so only a new profile gets the flag.
+ports_flag=()
+if [ "$created_here" = true ] && [ -n "${LOCAL_NODE_PORT:-}" ]; then
+  : "${LOCAL_HOST_IP:?}" "${LOCAL_HOST_PORT:?}"
+  host_port=$LOCAL_HOST_PORT
+  if [ "$host_port" = 0 ]; then
+    host_port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$LOCAL_HOST_IP")
+  fi
+  ports_flag=(--ports="${LOCAL_HOST_IP}:${host_port}:${LOCAL_NODE_PORT}")
+  echo "local-mesh: the ingress gateway will answer on http://${LOCAL_HOST_IP}:${host_port}/ of this host" >&2
+fi
+
 echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIVER}, ${MINIKUBE_NODES} x ${MINIKUBE_CPUS} CPUs, ${MINIKUBE_MEMORY}, Kubernetes ${MINIKUBE_KUBERNETES_VERSION})" >&2
 # --keep-context: the user's current kube context stays where it was; this
 # program reaches its cluster through the profile's own context only.
@@ -70,6 +92,7 @@ minikube start \
   --memory="$MINIKUBE_MEMORY" \
   --kubernetes-version="$MINIKUBE_KUBERNETES_VERSION" \
   --nodes="$MINIKUBE_NODES" \
+  ${ports_flag[@]+"${ports_flag[@]}"} \
   --keep-context >&2 || start_code=$?
 if [ "$start_code" -ne 0 ]; then
   if [ "$created_here" = true ]; then

@@ -126,6 +126,13 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
         assert all(check.passed for check in checks), [check.line() for check in checks]
         # The `images` output is what the running pods (their sidecars included) run, and all of it is on the node.
         assert running_images(outputs["kubeContext"]) == set(outputs["images"])
+        # localPort 0: the node publishes the ingress on a loopback port, and Envoy
+        # answers there (verify asks it beside the IP, or it is every URL on Docker Desktop).
+        assert outputs["localUrl"].startswith("http://127.0.0.1:")
+        local = outputs["localUrl"]
+        assert any(f"GET {local} -> " in check.detail and "server: istio-envoy" in check.detail for check in checks), [
+            check.line() for check in checks
+        ]
 
         again = timed(stage_times, "second up (no changes)", lambda: stack.up(on_output=print))
         # Every op but "same" counts, `read` included: the engine records a read

@@ -29,6 +29,7 @@ EX_PROGRAM_ERROR = 10
 EX_PROGRAM_USAGE = 14
 EX_INSUFFICIENT_MEMORY = 23
 EX_INSUFFICIENT_CORES = 29
+EX_GUEST_ERROR = 80
 EX_GUEST_NOT_RUNNING = 83
 EX_GUEST_NOT_FOUND = 85
 
@@ -44,6 +45,16 @@ def docker_resources() -> tuple[int, int]:
     memory = int(os.environ.get("FAKE_DOCKER_MEMORY_BYTES", str(16 * 1024**3)))
     cpus = int(os.environ.get("FAKE_DOCKER_CPUS", "8"))
     return memory, cpus
+
+
+def published_bindings(state: dict[str, Any]) -> dict[str, str]:
+    """HOST_IP:HOST_PORT -> the container that Docker published it for: every
+    node container's ports, the first node's named after its profile."""
+    return {
+        binding: name
+        for name, profile in state["profiles"].items()
+        for binding in profile.get("published", {}).values()
+    }
 
 
 def state_path() -> Path:

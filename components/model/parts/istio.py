@@ -41,6 +41,12 @@ ISTIO_HUB = "docker.io/istio"
 # istio-cni files/profile-ambient.yaml: global.variant distroless).
 IMAGE_VARIANT = {"ambient": "distroless"}
 INGRESS_RELEASE = "istio-ingressgateway"
+# The NodePort of the ingress gateway's port 80 where the node's container
+# publishes it on a loopback port of the host (localPort): fixed, so that
+# cluster-create.sh knows which container port to publish before the chart is
+# installed. Inside Kubernetes' default NodePort range, 30000-32767
+# (kube-apiserver --service-node-port-range).
+INGRESS_NODE_PORT = 30080
 EGRESS_RELEASE = "istio-egressgateway"
 
 LEAN_ISTIOD = resources("50m", "160Mi", "1000m", "1Gi")
@@ -138,13 +144,32 @@ def _istiod(
     )
 
 
+def _gateway_ports(node_port: int) -> list[Values]:
+    """The gateway chart's own Service ports (values.yaml service.ports, a list
+    that a value replaces whole), its port 80 (`http2`) on a fixed NodePort."""
+    return [
+        {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+        {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80, "nodePort": node_port},
+        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+    ]
+
+
 def _gateway(
-    name: str, service_type: str, version: str, lean: bool, proxy: str, after: tuple[str, ...]
+    name: str,
+    service_type: str,
+    version: str,
+    lean: bool,
+    proxy: str,
+    after: tuple[str, ...],
+    node_port: int | None = None,
 ) -> ChartRelease:
     """The gateway chart names its Deployment, Service and `istio=` label after
     the release (minus `istio-`); Istio's samples select `istio: ingressgateway`.
-    `proxy`: the image istiod's injector gives its pods (proxy_image)."""
+    `proxy`: the image istiod's injector gives its pods (proxy_image);
+    `node_port`: port 80's fixed NodePort, if any."""
     values: Values = {"service": {"type": service_type}}
+    if node_port is not None:
+        values["service"]["ports"] = _gateway_ports(node_port)
     if lean:
         values.update({"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN_GATEWAY})
     return _istio(
@@ -183,11 +208,13 @@ def istio_releases(
     installs_crds: bool,
     load_balancer: bool,
     caches: bool,
+    local_port: bool,
 ) -> Istio:
     """`tracing`: Jaeger is installed; `cni_platform`: istio-cni's platform
     profile (ambient); `installs_crds`: local-mesh installs the Gateway API CRDs
     (ambient, where the cluster has none); `load_balancer`: MetalLB gives the
-    ingress its address; `caches`: every image through the host's caches."""
+    ingress its address; `caches`: every image through the host's caches;
+    `local_port`: the node publishes INGRESS_NODE_PORT on a loopback port of the host."""
     ambient = profile == "ambient"
     releases = [_istio("istio-base", "base", version, {}, ())]
     releases.append(
@@ -240,7 +267,8 @@ def istio_releases(
     # waits for MetalLB's pool (with loadBalancer none, the cluster's own).
     ingress_after = (mesh_ready, LOAD_BALANCER) if load_balancer else (mesh_ready,)
     proxy = proxy_image(version, profile, caches)
-    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, proxy, ingress_after))
+    node_port = INGRESS_NODE_PORT if local_port else None
+    releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, proxy, ingress_after, node_port))
     if profile == "demo":
         releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, proxy, (mesh_ready,)))
     sidecar = None if ambient else lean_or_chart(lean, LEAN_SIDECAR, SIDECAR_DEFAULT[profile])

@@ -63,8 +63,9 @@ def kiali_signing_key(profile: str) -> str:
 #   carry root_url's sub-path (grafana/grafana pkg/services/dashboards
 #   GetDashboardURL: AppSubUrl + "/d/<uid>/<slug>"), so ".../grafana" would
 #   double it. Known before the ingress exists only where MetalLB hands out
-#   the address (kiali_values_with_grafana_links), so Kiali never waits for the
-#   ingress gateway; elsewhere Kiali's Grafana links stay off.
+#   the address, or where the user browses a loopback port the node publishes
+#   (kiali_values_with_grafana_links, components/mesh.py), so Kiali never waits
+#   for the ingress gateway; elsewhere Kiali's Grafana links stay off.
 GRAFANA_URL = f"http://grafana.istio-system:{GRAFANA_PORT}"
 
 
@@ -74,9 +75,10 @@ def kiali_links_to_grafana(grafana: bool, routes: bool, metallb: bool) -> bool:
     return grafana and routes and metallb
 
 
-def kiali_values_with_grafana_links(values: Values, ingress_ip: str) -> Values:
-    """Kiali's values once the ingress's address is known: Grafana's links
-    start at the origin the dashboards are routed on (see above)."""
+def kiali_values_with_grafana_links(values: Values, ingress_host: str) -> Values:
+    """Kiali's values once the host the user browses is known (the ingress's
+    address, or 127.0.0.1:<localPort> on Docker Desktop): Grafana's links start
+    at the origin the dashboards are routed on (see above)."""
     grafana = values["external_services"]["grafana"]
     if not grafana["enabled"]:
         return values
@@ -84,7 +86,7 @@ def kiali_values_with_grafana_links(values: Values, ingress_ip: str) -> Values:
         **values,
         "external_services": {
             **values["external_services"],
-            "grafana": {**grafana, "external_url": f"http://{ingress_ip}"},
+            "grafana": {**grafana, "external_url": f"http://{ingress_host}"},
         },
     }
 
