@@ -92,6 +92,8 @@ class LocalMesh(pulumi.ComponentResource):
         self.outputs["ingressUrl"] = pulumi.Output.concat("http://", istio.ingress_address)
         if isinstance(cluster, MinikubeCluster):
             self.outputs["profile"] = cluster.profile
+        if cluster.registry is not None:
+            self.outputs["registry"] = cluster.registry
         self.outputs["nodeIp"] = cluster.node_ip
         self.outputs["kubeContext"] = cluster.kube_context
         self.outputs["istioVersion"] = istio.istio_version

@@ -261,7 +261,10 @@ def test_a_failed_preflight_registers_nothing_and_starts_nothing(tmp_path: Path)
 
 
 def test_preflight_false_skips_the_checks(tmp_path: Path) -> None:
-    run = run_program("dev", tmp_path, {"preflight": False}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"})
+    # imageCache off: the host registries are Docker containers, made by up itself.
+    run = run_program(
+        "dev", tmp_path, {"preflight": False, "imageCache": "off"}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"}
+    )
     assert run.outputs["ingressIp"] == "192.168.49.100"
     assert not any(call[0] == "docker" for call in fake_state(tmp_path)["calls"])
 

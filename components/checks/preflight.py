@@ -13,6 +13,7 @@ from components.checks.charts import chart_sources, published_chart_problems
 from components.checks.cluster import cluster_problems, gather_cluster_facts, gather_host_networks, pool_note
 from components.checks.gateway_api import gateway_api_download_problems
 from components.checks.host import find_problems, gather_facts
+from components.checks.host_registries import check_host_registries
 from components.model.plan import Plan
 from components.model.settings import PROJECT, Settings
 
@@ -28,6 +29,7 @@ def run_preflight(settings: Settings, plan: Plan) -> None:
         pulumi.log.info(f"{PROJECT}: pre-flight checks skipped ({PROJECT}:preflight is false)")
         return
     errors, warnings = find_problems(settings, plan, gather_facts(settings))
+    errors.extend(check_host_registries(settings))
     if not settings.on_minikube:
         cluster = gather_cluster_facts(settings.kube_context)
         host = gather_host_networks() if settings.metallb else None
