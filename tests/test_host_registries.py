@@ -393,3 +393,15 @@ def test_preflight_reads_the_stand_in_registry_as_ours(
     assert sorted(containers) == sorted(REGISTRIES)
     settings = parse_settings(raw(), "dev")
     assert host_registry_problems(settings, containers, port_taken=True, port=5001) == []
+
+
+def test_a_recreated_cluster_gets_its_registries_back_on_its_network(tmp_path: Path) -> None:
+    first = run_program("dev", tmp_path)
+    second = run_program("dev", tmp_path, {"cpus": 6}, after=first)
+    # The cluster is replaced (its delete takes the registries off the old
+    # network), then the registries' Command runs again and joins the new one.
+    ran = second.mocks.commands_run
+    assert ran.index("minikube:delete") < ran.index("minikube") < ran.index("host-registries")
+    world = fake_state(tmp_path)
+    assert all(PROFILE in container["networks"] for container in world["containers"].values())
+    assert len([call for call in world["calls"] if call[:2] == ["docker", "run"]]) == len(REGISTRIES)
