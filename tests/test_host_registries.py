@@ -405,3 +405,26 @@ def test_a_recreated_cluster_gets_its_registries_back_on_its_network(tmp_path: P
     world = fake_state(tmp_path)
     assert all(PROFILE in container["networks"] for container in world["containers"].values())
     assert len([call for call in world["calls"] if call[:2] == ["docker", "run"]]) == len(REGISTRIES)
+
+
+def test_a_registry_another_run_makes_meanwhile_is_used(machine: dict[str, str], tmp_path: Path) -> None:
+    # Two stacks (or two clusters of one stack) start at once: the other run's
+    # `docker run` wins between this one's inspect and its own `docker run`.
+    racing = tmp_path / "racing-bin"
+    racing.mkdir()
+    stand_in = REPO / "tests" / "fakes" / "bin" / "docker"
+    (racing / "docker").write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [ "$1" = run ] && [ ! -e "$FAKE_CLI_STATE/raced" ]; then\n'
+        f'  touch "$FAKE_CLI_STATE/raced"; "{stand_in}" "$@" >/dev/null\n'
+        "fi\n"
+        f'exec "{stand_in}" "$@"\n'
+    )
+    (racing / "docker").chmod(0o755)
+    run("cluster-create.sh", machine, **cluster_env())
+    started = start_registries({**machine, "PATH": f"{racing}:{machine['PATH']}"})
+    assert started.returncode == 0, started.stderr
+    assert "already in use" in started.stderr and "made meanwhile by another run" in started.stderr
+    world = state(machine)
+    assert sorted(world["containers"]) == sorted(REGISTRIES)
+    assert all(PROFILE in container["networks"] for container in world["containers"].values())

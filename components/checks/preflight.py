@@ -1,7 +1,8 @@
 """Pre-flight checks, run before any resource is registered, so that even
 `pulumi preview` fails fast with one line per problem and its fix: the host
-(host.py), an existing cluster (cluster.py), the chart indexes (charts.py)
-and the Gateway API CRDs' download (gateway_api.py). `run_preflight` joins
+(host.py), the host registries' names and push port (host_registries.py), an
+existing cluster (cluster.py), the chart indexes (charts.py) and the Gateway
+API CRDs' download (gateway_api.py). `run_preflight` joins
 them for __main__.py.
 """
 

@@ -48,9 +48,15 @@ ensure_registry() {
       echo "local-mesh: creating ${name} (${role}${upstream:+ of ${upstream}})" >&2
       docker volume create --label "${LOCAL_MESH_REGISTRY_LABEL}=${role}" "${name}-data" >/dev/null
       # --restart unless-stopped: back after a Docker restart or reboot, unless stopped by hand.
-      docker run --detach --name "$name" --label "${LOCAL_MESH_REGISTRY_LABEL}=${role}" \
+      # Another stack's (or cluster's) run may make it at the same moment: then
+      # Docker refuses the name (exit 125) and that one, if it is ours, is used.
+      if ! docker run --detach --name "$name" --label "${LOCAL_MESH_REGISTRY_LABEL}=${role}" \
         --restart unless-stopped --volume "${name}-data:${LOCAL_MESH_REGISTRY_STORAGE}" \
-        "${options[@]}" "$LOCAL_MESH_REGISTRY_IMAGE" >/dev/null
+        "${options[@]}" "$LOCAL_MESH_REGISTRY_IMAGE" >/dev/null; then
+        state=$(registry_state "$name")
+        [ "$state" != missing ] && [ "$state" != foreign ] || return 1
+        echo "local-mesh: ${name} was made meanwhile by another run; using it" >&2
+      fi
       state=$(registry_state "$name")
       ;;
     stopped*)
