@@ -22,11 +22,11 @@ endif
 TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: help tools state stack up preview destroy verify test lint e2e bench mutate clean
+.PHONY: help tools state stack up preview destroy verify test lint e2e bench mutate clean clean-cache
 
 help: ## list the targets (what a bare `make` does)
 	@echo "local-mesh: 'make up' creates the mesh (stack $(STACK)), 'make test' runs the tests. Targets:"
-	@awk -F ':.*## ' '/^[a-z0-9]+:.*## / { printf "  make %-9s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ bench: $(VENV)/.dev ## measure the program's evaluation and the critical path
 
 mutate: $(VENV)/.dev ## how many realistic slips (bench/mutations.yaml) the suite catches; minutes, not part of `make test`
 	$(VENV)/bin/python bench/mutate.py
+
+# The label is components/model/images.py's (a pure module: the system python reads it).
+clean-cache: ## remove local-mesh's image caches and registry on this host (docker containers and volumes with its label)
+	@LOCAL_MESH_REGISTRY_LABEL="$$($(PYTHON) -c 'from components.model.images import REGISTRY_LABEL; print(REGISTRY_LABEL)')" bash tools/clean-cache.sh
 
 clean: ## remove .venv, .tools and the caches (not the stacks' state)
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

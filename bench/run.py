@@ -33,7 +33,10 @@ RUNS = 7
 # Steps that wait on something slow: a cluster start, a Helm install with
 # --wait (image pulls, readiness), a Deployment rolling out.
 LONG_TYPES = (COMMAND, RELEASE, "kubernetes:apps/v1:Deployment")
-SHORT_COMMANDS = ("metallb-webhook-ready",)  # a bounded poll, seconds once MetalLB is up
+# metallb-webhook-ready: a bounded poll, seconds once MetalLB is up; host-registries:
+# starts or reuses four containers on the host, seconds (the first time on a
+# machine after pulling Distribution's image once).
+SHORT_COMMANDS = ("metallb-webhook-ready", "host-registries")
 # The same mesh set up by hand (minikube's metallb addon, istioctl's demo
 # profile), each step waiting for the one before.
 BY_HAND_STEPS = (

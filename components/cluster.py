@@ -22,9 +22,11 @@ from pulumi.output import UNKNOWN
 from pulumi_command import local
 
 from components.helm import Prerequisites, Scope, install_releases
+from components.model import images
 from components.model.network import HostNetworks
 from components.model.release import ChartRelease, Values
 from components.model.settings import PROJECT, ClusterSettings, ConfigError
+from components.registries import advertise_local_registry, start_host_registries
 from components.shell import (
     INTERPRETER,
     ClusterAccess,
@@ -60,6 +62,9 @@ class Cluster(pulumi.ComponentResource):
     host_networks: pulumi.Output[HostNetworks | None]
     # Whether the stack made the cluster (and destroy deletes it whole).
     owned: bool
+    # Where the user pushes their own images from the host, where the cluster
+    # pulls them from (components/model/images.py); None without the host registries.
+    registry: pulumi.Output[str] | None = None
     # The Pulumi name, in this cluster's mesh, of every resource that acts on it.
     scope: Scope
     _provider: kubernetes.Provider
@@ -199,6 +204,19 @@ class MinikubeCluster(Cluster):
         )
         self.host_networks = pulumi.Output.from_input(None)
         self.profile = pulumi.Output.from_input(settings.profile)
+        # The node's images come through the host registries once they run on
+        # the profile's network, which minikube names after the profile
+        # (pkg/drivers/kic/kic.go:388, NodeConfig.ClusterName, v1.38.1): the
+        # provider, and so every object and release in the cluster, waits for them.
+        registries = (
+            [
+                start_host_registries(
+                    scope("host-registries"), settings.profile, recreate_triggers(settings), self, self._command
+                )
+            ]
+            if settings.caches_images
+            else []
+        )
 
         self._provider = kubernetes.Provider(
             scope("minikube"),
@@ -209,8 +227,11 @@ class MinikubeCluster(Cluster):
             cluster_identifier=settings.profile,
             # A cluster deleted by hand must not block `pulumi destroy`.
             delete_unreachable=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=registries),
         )
+        if registries:
+            advertise_local_registry(scope("local-registry-hosting"), self.kubernetes_options(self, registries))
+            self.registry = pulumi.Output.from_input(images.local_registry_push_host())
 
         self.register_outputs(
             {

@@ -105,6 +105,8 @@ class LocalMesh(pulumi.ComponentResource):
         self.outputs["localUrl"] = cluster.local_port.apply(lambda port: None if port is None else local_url(port))
         if isinstance(cluster, MinikubeCluster):
             self.outputs["profile"] = cluster.profile
+        if cluster.registry is not None:
+            self.outputs["registry"] = cluster.registry
         self.outputs["nodeIp"] = cluster.node_ip
         self.outputs["kubeContext"] = cluster.kube_context
         self.outputs["istioVersion"] = istio.istio_version

@@ -16,6 +16,7 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from components.model import images
 from components.model.network import LOOPBACK, HostNetworks, is_docker_desktop, read_docker_networks
 from components.model.parts.istio import INGRESS_NODE_PORT
 from components.model.settings import ClusterSettings
@@ -65,6 +66,35 @@ def cluster_environment(settings: ClusterSettings) -> dict[str, str]:
         "MINIKUBE_KUBERNETES_VERSION": settings.kubernetes_version,
         "MINIKUBE_NODES": str(settings.nodes),
         **local_port_environment(settings),
+        **cache_environment(settings),
+    }
+
+
+def cache_environment(settings: ClusterSettings) -> dict[str, str]:
+    """cluster-create.sh's Docker daemon flags for the image caches, and the host
+    registries cluster-delete.sh takes off the profile's network; nothing without
+    the caches, so a stack without them keeps its cluster's inputs as they were."""
+    if not settings.caches_images:
+        return {}
+    return {
+        "MINIKUBE_REGISTRY_MIRROR": images.docker_hub_mirror(),
+        "MINIKUBE_INSECURE_REGISTRY": ",".join(images.insecure_registries()),
+        "LOCAL_MESH_REGISTRY_NAMES": " ".join(images.host_registries()),
+        "LOCAL_MESH_REGISTRY_LABEL": images.REGISTRY_LABEL,
+    }
+
+
+def host_registries_environment(network: str) -> dict[str, str]:
+    """host-registries.sh: the host registries, and the cluster's docker network they join."""
+    registries = images.host_registries()
+    return {
+        "LOCAL_MESH_CACHES": " ".join(f"{name}={url}" for name, url in registries.items() if url),
+        "LOCAL_MESH_LOCAL_REGISTRY": images.LOCAL_REGISTRY_NAME,
+        "LOCAL_MESH_REGISTRY_HOST_PORT": str(images.LOCAL_REGISTRY_HOST_PORT),
+        "LOCAL_MESH_REGISTRY_IMAGE": images.REGISTRY_IMAGE,
+        "LOCAL_MESH_REGISTRY_STORAGE": images.REGISTRY_STORAGE,
+        "LOCAL_MESH_REGISTRY_LABEL": images.REGISTRY_LABEL,
+        "LOCAL_MESH_NETWORK": network,
     }
 
 

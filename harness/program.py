@@ -267,7 +267,8 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         prior_inputs = {key: value for key, value in (prior or {}).items() if key not in ("stdout", "stderr")}
         if prior is not None and prior_inputs == inputs:
             return prior
-        if prior is not None and prior.get("triggers") != inputs.get("triggers"):
+        if prior is not None and prior.get("triggers") != inputs.get("triggers") and prior.get("delete"):
+            # A Command without `delete` runs nothing when it is replaced or deleted.
             self.commands_run.append(f"{name}:delete")
             self._run(prior["delete"], prior)
         self.commands_run.append(name)
@@ -357,6 +358,17 @@ class ProgramRun:
         matches = [r for r in self.registrations if r.name == name]
         assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
         return matches[0]
+
+
+def destroy(run: ProgramRun) -> None:
+    """What `pulumi destroy` of the state `run` left runs on the host: the
+    `delete` of every Command that has one, with the inputs in the state
+    (pulumi-command provider/pkg/provider/local/commandController.go:93-99,
+    v1.2.1); a Command without `delete` runs nothing, and what is `deleted_with`
+    the cluster goes with it."""
+    for (type_, _name), outputs in run.mocks.state.items():
+        if type_ == COMMAND and outputs.get("delete"):
+            run.mocks._run(outputs["delete"], outputs)
 
 
 class _ClosingEventLoopPolicy(asyncio.DefaultEventLoopPolicy):

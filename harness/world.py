@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import urllib.parse
@@ -194,6 +195,20 @@ def add_existing_cluster(
             addresses = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"]
             containers[node["metadata"]["name"]] = addresses[0]
     (root / "state.json").write_text(json.dumps(state))
+
+
+def pull_images(root: Path, profile: str, images: list[str], **environment: str) -> list[dict[str, str]]:
+    """The node of `profile` pulls `images` (the stand-in `minikube image pull`),
+    as its kubelet would for the stack's pods; returns where each came from
+    (the stand-in minikube's `pulls`: "upstream", with `via` the cache that
+    fetched it, or the name of the host registry that served it)."""
+    before = len(fake_state(root)["profiles"][profile]["pulls"])
+    command = shlex.join(["minikube", "image", "pull", f"--profile={profile}", *images])
+    result = run_shell(command, {**fake_environment(root), **environment})
+    if result.returncode != 0:
+        raise RuntimeError(f"minikube image pull exited {result.returncode}: {result.stderr.strip()}")
+    pulls: list[dict[str, str]] = fake_state(root)["profiles"][profile]["pulls"][before:]
+    return pulls
 
 
 def run_shell(

@@ -294,7 +294,9 @@ def test_offline_the_program_stops_before_creating_anything(tmp_path: Path) -> N
 
 def test_without_grafana_nothing_is_downloaded(tmp_path: Path) -> None:
     run = run_program("dev", tmp_path, {"preflight": False, "istioVersion": "1.31.0", "observability": "kiali"})
-    assert [r for r in run.registrations if r.type == "kubernetes:core/v1:ConfigMap"] == []
+    config_maps = [r.name for r in run.registrations if r.type == "kubernetes:core/v1:ConfigMap"]
+    # The one ConfigMap left is the local registry's advertisement (imageCache).
+    assert config_maps == ["local-registry-hosting"]
 
 
 def test_grafana_waits_for_the_configmaps_it_mounts_holding_istios_dashboards(shared_run: SharedRun) -> None:

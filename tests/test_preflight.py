@@ -330,7 +330,10 @@ def test_on_docker_desktop_the_program_stops_naming_its_settings(tmp_path: Path)
 
 
 def test_preflight_false_skips_the_checks(tmp_path: Path) -> None:
-    run = run_program("dev", tmp_path, {"preflight": False}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"})
+    # imageCache off: the host registries are Docker containers, made by up itself.
+    run = run_program(
+        "dev", tmp_path, {"preflight": False, "imageCache": "off"}, machine={"FAKE_DOCKER_DAEMON_DOWN": "1"}
+    )
     assert run.outputs["ingressIp"] == "192.168.49.100"
     # Pre-flight's questions to Docker; cluster-access.sh still reads the loopback port (docker port, info).
     preflight_calls = [

@@ -43,10 +43,14 @@ def test_demo_installs_metallb_and_istio_with_both_gateways(demo: ProgramRun) ->
         *["ConfigMap", "Deployment", "Service", "Service", "Service", "Telemetry"],
         *["ConfigMap", "ConfigMap", "VirtualService"],
     ]
+    # The minikube Command, MetalLB's webhook gate, the host registries' Command
+    # and the local-registry-hosting ConfigMap (imageCache auto).
     assert kinds == sorted(
         [
             "Command",
             "Command",
+            "Command",
+            "ConfigMap",
             "Deployment",
             "Gateway",
             "IPAddressPool",
@@ -125,6 +129,7 @@ def test_stack_outputs(demo: ProgramRun) -> None:
         "prometheusUrl": "http://192.168.49.100/prometheus/",
         "grafanaUrl": "http://192.168.49.100/grafana/",
         "jaegerUrl": "http://192.168.49.100/jaeger/",
+        "registry": "localhost:5001",
     }
     kubeconfig = yaml.safe_load(demo.outputs["kubeconfig"])
     assert [context["name"] for context in kubeconfig["contexts"]] == ["local-mesh-dev"]
@@ -146,7 +151,7 @@ def test_one_explicit_provider_from_the_profiles_kubeconfig(demo: ProgramRun) ->
     assert provider.inputs["deleteUnreachable"] == "true"
     assert yaml.safe_load(provider.inputs["kubeconfig"])["current-context"] == "local-mesh-dev"
     kubernetes_resources = [r for r in demo.registrations if r.type.startswith("kubernetes:")]
-    assert len(kubernetes_resources) == 26
+    assert len(kubernetes_resources) == 27
     for resource in kubernetes_resources:
         assert resource.provider.startswith(provider.urn + "::"), resource.name
     (read,) = demo.mocks.reads
@@ -159,8 +164,10 @@ def test_default_kubernetes_provider_is_disabled_in_the_project() -> None:
 
 def test_every_in_cluster_resource_is_deleted_with_the_cluster(demo: ProgramRun) -> None:
     cluster = demo.find(COMMAND, "minikube")
-    in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r is not cluster]
-    assert len(in_cluster) == 27
+    # The host registries outlive the cluster (components/registries.py).
+    on_the_host = (cluster, demo.find(COMMAND, "host-registries"))
+    in_cluster = [r for r in demo.registrations if r.custom and r.type != PROVIDER and r not in on_the_host]
+    assert len(in_cluster) == 28
     for resource in in_cluster:
         assert resource.deleted_with == cluster.urn, resource.name
 
@@ -211,6 +218,8 @@ def test_components_parent_their_children(demo: ProgramRun) -> None:
     }
     expected_parent = {
         "minikube": "cluster",
+        "host-registries": "cluster",
+        "local-registry-hosting": "cluster",
         "metallb": "metallb",
         "metallb-webhook-ready": "metallb",
         "address-pool": "metallb",

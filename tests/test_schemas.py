@@ -65,6 +65,8 @@ def test_every_object_the_program_creates_validates(program: ProgramRun) -> None
             "Deployment",
             "Gateway",
             "VirtualService",
+            # local-registry-hosting (imageCache: auto, on with minikube)
+            "ConfigMap",
             # Jaeger (observability: full, the default)
             "ConfigMap",
             "Deployment",

@@ -22,7 +22,8 @@ KUBECONFIG = yaml.safe_dump(
 
 
 def test_environment_carries_every_start_value() -> None:
-    environment = cluster_environment(parse_settings(raw(memory="6g", cpus="3"), "dev"))
+    # Without the image caches (their flags: tests/test_host_registries.py).
+    environment = cluster_environment(parse_settings(raw(memory="6g", cpus="3", imageCache="off"), "dev"))
     assert environment == {
         "MINIKUBE_PROFILE": "local-mesh-dev",
         "MINIKUBE_DRIVER": "docker",

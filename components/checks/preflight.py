@@ -1,7 +1,8 @@
 """Pre-flight checks, run before any resource is registered, so that even
 `pulumi preview` fails fast with one line per problem and its fix: the host
-(host.py), a fixed loopback port (local_port.py), an existing cluster (cluster.py), the chart indexes (charts.py)
-and the Gateway API CRDs' download (gateway_api.py). `run_preflight` joins
+(host.py), a fixed loopback port (local_port.py), the host registries' names and
+push port (host_registries.py), an existing cluster (cluster.py), the chart
+indexes (charts.py) and the Gateway API CRDs' download (gateway_api.py). `run_preflight` joins
 them for __main__.py.
 """
 
@@ -13,6 +14,7 @@ from components.checks.charts import chart_sources, published_chart_problems
 from components.checks.cluster import cluster_problems, gather_cluster_facts, gather_host_networks, pool_note
 from components.checks.gateway_api import gateway_api_download_problems
 from components.checks.host import find_problems, gather_facts
+from components.checks.host_registries import check_host_registries
 from components.checks.local_port import fixed_local_port, gather_local_port_facts, local_port_problems
 from components.model.plan import Plan
 from components.model.settings import PROJECT, Settings
@@ -29,6 +31,7 @@ def run_preflight(settings: Settings, plan: Plan) -> None:
         pulumi.log.info(f"{PROJECT}: pre-flight checks skipped ({PROJECT}:preflight is false)")
         return
     errors, warnings = find_problems(settings, plan, gather_facts(settings))
+    errors.extend(check_host_registries(settings))
     if not settings.on_minikube:
         cluster = gather_cluster_facts(settings.kube_context)
         host = gather_host_networks() if settings.metallb else None

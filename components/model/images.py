@@ -17,8 +17,9 @@ from __future__ import annotations
 # keeps; Istio's own values-prometheus.yaml takes docker.io/prom and ghcr.io),
 # docker.io/grafana, docker.io/jaegertracing, docker.io/mccutchen;
 # shared/upstream). tests/test_render_images.py holds every rendered image to
-# one of these.
-UPSTREAM_REGISTRIES = ("docker.io", "quay.io", "ghcr.io")
+# one of these. No ghcr.io: no image local-mesh runs comes from there, so a
+# cache of it would serve nothing.
+UPSTREAM_REGISTRIES = ("docker.io", "quay.io")
 REGISTRY_PORT = 5000
 # The user's own registry: `docker push localhost:<port>/<image>` from the host.
 LOCAL_REGISTRY_NAME = "local-mesh-registry"
@@ -60,3 +61,68 @@ def pulled_from(image: str, caches: bool) -> str:
     registry = registry_of(image)
     path = image.removeprefix(f"{registry}/")
     return f"{cache_host(registry)}/{path}"
+
+
+# --- The host registries' containers (components/scripts/host-registries.sh) ---
+
+# CNCF Distribution's image on Docker Hub, as kind's local-registry guide runs it
+# (kubernetes-sigs/kind site/static/examples/kind-with-registry.sh).
+REGISTRY_IMAGE = "registry:2"
+# Distribution keeps what it stores under /var/lib/registry, the image's VOLUME
+# (distribution/distribution Dockerfile and cmd/registry/config-example.yml
+# `storage.filesystem.rootdirectory`, v2.8.3): a named volume there outlives the container.
+REGISTRY_STORAGE = "/var/lib/registry"
+# Every container and volume local-mesh makes on the host carries this label
+# (its value: what the container is): the scripts reuse, and `make clean-cache`
+# removes, only what carries it.
+REGISTRY_LABEL = "local-mesh.host-registry"
+# Where a cache fetches what it does not have yet. Docker Hub's registry API is
+# registry-1.docker.io (distribution docs/content/recipes/mirror.md, "Configure the cache").
+UPSTREAM_URLS = {
+    "docker.io": "https://registry-1.docker.io",
+    "quay.io": "https://quay.io",
+}
+# The host port of the user's own registry, on 127.0.0.1 only: 5001, as in kind's
+# guide (kind-with-registry.sh `reg_port='5001'`), not Distribution's 5000,
+# which macOS's AirPlay Receiver takes (unverified).
+LOCAL_REGISTRY_HOST_PORT = 5001
+
+
+def host_registries() -> dict[str, str]:
+    """Every host registry by container name: a cache's upstream URL (Distribution's
+    `proxy.remoteurl`, set by REGISTRY_PROXY_REMOTEURL: distribution
+    docs/configuration.md, "Override specific configuration options", v2.8.3), or
+    "" for the user's own registry, which is a plain registry that takes pushes (a
+    proxy refuses them: registry/proxy/proxymanifeststore.go Put, ErrUnsupported)."""
+    caches = {cache_name(registry): UPSTREAM_URLS[registry] for registry in UPSTREAM_REGISTRIES}
+    return {**caches, LOCAL_REGISTRY_NAME: ""}
+
+
+def docker_hub_mirror() -> str:
+    """The node's Docker daemon's `registry-mirrors` entry. The daemon uses
+    mirrors for Docker Hub alone (moby registry/config.go loadMirrors: only the
+    official index gets them, v28.5.2), so the other registries' images are
+    named by their cache's host instead."""
+    return f"http://{cache_host('docker.io')}"
+
+
+def insecure_registries() -> list[str]:
+    """The hosts the node's Docker daemon may pull from over plain HTTP: every host registry."""
+    return [f"{name}:{REGISTRY_PORT}" for name in host_registries()]
+
+
+def local_registry_push_host() -> str:
+    """Where the user pushes from the host: `docker push <this>/<image>`."""
+    return f"localhost:{LOCAL_REGISTRY_HOST_PORT}"
+
+
+def local_registry_hosting() -> str:
+    """The `localRegistryHosting.v1` entry of the `local-registry-hosting`
+    ConfigMap in kube-public (kubernetes/enhancements
+    keps/sig-cluster-lifecycle/generic/1755-communicating-a-local-registry,
+    LocalRegistryHostingV1; every field is optional): where tools outside the
+    cluster push (`host`) and how the container runtime names it in a pod spec
+    (`hostFromContainerRuntime`). `hostFromClusterNetwork` is left out: whether
+    a pod resolves a host container's name is unverified, and the KEP says
+    tools in the cluster then assume no registry."""
+    return f'host: "{local_registry_push_host()}"\nhostFromContainerRuntime: "{local_registry_host()}"\n'

@@ -81,7 +81,7 @@ OBSERVABILITY_LEVELS = ("full", "kiali", "none")
 # cluster, whose ingress others may reach.
 DASHBOARD_ROUTES = ("auto", "on", "off")
 # Whether the node pulls through local-mesh's pull-through caches on this host
-# (components/model/images.py). auto: on with local-mesh's own minikube.
+# (components/model/images.py). auto: on with local-mesh's own minikube on the docker driver.
 IMAGE_CACHE_MODES = ("auto", "on", "off")
 # The platforms istio-cni's chart has a profile for (its files/profile-platform-<name>.yaml,
 # Istio 1.31): where that distribution keeps CNI config, binaries and network namespaces.
@@ -192,7 +192,9 @@ class ClusterSettings:
 
     @property
     def caches_images(self) -> bool:
-        return self.image_cache == "on" or (self.image_cache == "auto" and self.on_minikube)
+        """parse_settings allows `on` only where the caches work: local-mesh's
+        minikube on the docker driver, whose node joins the caches' docker network."""
+        return self.image_cache == "on" or (self.image_cache == "auto" and self.on_minikube and self.driver == "docker")
 
     @property
     def metallb(self) -> bool:
@@ -586,6 +588,16 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
             raise _error(
                 "addressPool", pool_text, f"addresses inside one /24, without its .0, .1, .254 and .255 ({problem})"
             ) from None
+    if image_cache == "on" and (cluster != "minikube" or driver != "docker"):
+        # The node must reach the caches by container name on a docker network of
+        # this host and take their flags from minikube (components/model/images.py).
+        # On a cluster of your own (kind's containerd, hosts.toml) local-mesh does
+        # not reconfigure the node's container runtime.
+        raise _error(
+            "imageCache",
+            image_cache,
+            "auto or off unless cluster is minikube with driver docker (the node must join the caches' docker network)",
+        )
     context = raw["kubeContext"].strip()
     if cluster == "minikube":
         if context:

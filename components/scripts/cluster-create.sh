@@ -5,7 +5,8 @@
 # MINIKUBE_NODES (the total number of nodes); LOCAL_MESH_OWNER (components/shell.py,
 # owner_environment); where the node publishes the ingress on the host's loopback
 # (components/shell.py, local_port_environment), LOCAL_NODE_PORT, LOCAL_HOST_IP and
-# LOCAL_HOST_PORT (0: a free port).
+# LOCAL_HOST_PORT (0: a free port); with local-mesh's image caches, MINIKUBE_REGISTRY_MIRROR and
+# MINIKUBE_INSECURE_REGISTRY (comma-separated; shell.py, cache_environment).
 # minikube's own progress goes to stderr so the user sees it in `pulumi up`.
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${MINIKUBE_CPUS:?}" "${MINIKUBE_MEMORY:?}" "${MINIKUBE_KUBERNETES_VERSION:?}" "${MINIKUBE_NODES:?}"
@@ -83,6 +84,15 @@ echo "local-mesh: starting minikube profile ${MINIKUBE_PROFILE} (${MINIKUBE_DRIV
 # /var/run/docker/netns, istio-cni chart files/profile-platform-minikube.yaml).
 # --nodes is the total, each node of --cpus and --memory (start_flags.go:198;
 # the driver gets cc.CPUs and cc.Memory per machine, pkg/minikube/registry/drvs/docker/docker.go:85-86).
+# The image caches (components/model/images.py): minikube hands --registry-mirror
+# and --insecure-registry to the node's Docker daemon as its flags
+# (pkg/minikube/machine/start.go:115-116 -> pkg/provision/ubuntu.go:123, v1.38.1),
+# only when it creates the profile: a later start keeps the stored ones
+# (cmd/minikube/cmd/start_flags.go:809-810), so they are recreate triggers.
+cache_flags=()
+if [ -n "${MINIKUBE_REGISTRY_MIRROR:-}" ]; then
+  cache_flags=(--registry-mirror="$MINIKUBE_REGISTRY_MIRROR" --insecure-registry="$MINIKUBE_INSECURE_REGISTRY")
+fi
 start_code=0
 minikube start \
   --profile="$MINIKUBE_PROFILE" \
@@ -93,6 +103,7 @@ minikube start \
   --kubernetes-version="$MINIKUBE_KUBERNETES_VERSION" \
   --nodes="$MINIKUBE_NODES" \
   ${ports_flag[@]+"${ports_flag[@]}"} \
+  ${cache_flags[@]+"${cache_flags[@]}"} \
   --keep-context >&2 || start_code=$?
 if [ "$start_code" -ne 0 ]; then
   if [ "$created_here" = true ]; then

@@ -6,10 +6,13 @@
 # (pulumi-command runs delete with the inputs in the state, those the Command was
 # last created or updated with: pulumi/pulumi-command v1.2.1,
 # provider/pkg/provider/local/commandController.go:93-99; so LOCAL_MESH_OWNER is the
-# owner line this stack wrote into, or checked in, the profile).
+# owner line this stack wrote into, or checked in, the profile); with local-mesh's
+# image caches, LOCAL_MESH_REGISTRY_NAMES and LOCAL_MESH_REGISTRY_LABEL
+# (components/shell.py, cache_environment).
 set -euo pipefail
 : "${MINIKUBE_PROFILE:?}" "${MINIKUBE_DRIVER:?}" "${LOCAL_MESH_OWNER:?}"
 # local-mesh: include profile-owner.sh
+# local-mesh: include host-registry.sh
 
 # A profile that exists without this stack's mark was made by someone else
 # after this stack's cluster was deleted by hand (this stack marked its own when
@@ -24,6 +27,17 @@ if [ -n "$whose" ]; then
   echo "local-mesh: minikube profile ${MINIKUBE_PROFILE} ${whose}: this stack's own cluster is gone already, so destroy deletes nothing and leaves that profile as it is" >&2
   exit 0
 fi
+# The host registries outlive the cluster, but leave its network first:
+# minikube removes the profile's network only when nothing else is attached
+# (pkg/drivers/kic/kic.go:388 -> oci/network_create.go RemoveNetwork, which
+# gives up on "has active endpoints" with a warning in its log, v1.38.1).
+# Without an answer from Docker (its daemon gone by teardown) the profile still goes.
+for registry in ${LOCAL_MESH_REGISTRY_NAMES:-}; do
+  state=$(registry_state "$registry") || break
+  if [[ "$state" != foreign && " ${state} " == *" ${MINIKUBE_PROFILE} "* ]]; then
+    docker network disconnect "$MINIKUBE_PROFILE" "$registry" || break
+  fi
+done
 echo "local-mesh: deleting minikube profile ${MINIKUBE_PROFILE}" >&2
 minikube delete --profile="$MINIKUBE_PROFILE" >&2
 
