@@ -99,6 +99,7 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         # cluster that has its own keeps them (components/checks/discovery.py).
         installs_crds=settings.istio_profile == "ambient" and not cluster.gateway_api_crds,
         load_balancer=settings.metallb,
+        cluster_index=settings.cluster_index if settings.multicluster_mesh else None,
     )
     releases.extend(istio.releases)
     routed: list[Dashboard] = []

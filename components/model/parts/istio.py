@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.model.multicluster import EASTWEST_RELEASE, istiod_multicluster_values, network_name
 from components.model.parts.jaeger import JAEGER_EXTENSION_PROVIDER
 from components.model.release import (
     GATEWAY_API_CRDS,
     IMAGE_PULL_POLICY,
     LOAD_BALANCER,
+    TRUST_ROOT,
     ChartRelease,
     Pod,
     Requests,
@@ -65,7 +67,9 @@ def _istio(name: str, chart: str, version: str, values: Values, after: tuple[str
     )
 
 
-def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+def _istiod(
+    version: str, profile: str, tracing: bool, lean: bool, after: tuple[str, ...], cluster_index: int | None
+) -> ChartRelease:
     # `demo` and `ambient` select the chart's own profile files
     # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
     # files/profile-ambient.yaml: PILOT_ENABLE_AMBIENT).
@@ -74,6 +78,8 @@ def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[
     # and gateway proxy (files/injection-template.yaml, gateway-injection-template.yaml:
     # `imagePullPolicy` from global.imagePullPolicy).
     values["global"] = {"imagePullPolicy": IMAGE_PULL_POLICY}
+    if cluster_index is not None:
+        values["global"].update(istiod_multicluster_values(cluster_index))
     pinned: dict[str, str] = {}
     if tracing and profile != "demo":
         # The Telemetry that turns tracing on names this provider. demo's chart
@@ -102,10 +108,17 @@ def _istiod(version: str, profile: str, tracing: bool, lean: bool, after: tuple[
     )
 
 
-def _gateway(name: str, service_type: str, version: str, lean: bool, after: tuple[str, ...]) -> ChartRelease:
+def _gateway(
+    name: str, service_type: str, version: str, lean: bool, after: tuple[str, ...], network: str | None = None
+) -> ChartRelease:
     """The gateway chart names its Deployment, Service and `istio=` label after
-    the release (minus `istio-`); Istio's samples select `istio: ingressgateway`."""
+    the release (minus `istio-`); Istio's samples select `istio: ingressgateway`.
+    `network`: the gateway is that network's east-west gateway (the chart's
+    `networkGateway`: the Service's ports 15021, 15443, 15012 and 15017, the
+    `topology.istio.io/network` label and ISTIO_META_REQUESTED_NETWORK_VIEW)."""
     values: Values = {"service": {"type": service_type}}
+    if network is not None:
+        values["networkGateway"] = network
     if lean:
         values.update({"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN_GATEWAY})
     return _istio(
@@ -142,16 +155,21 @@ def istio_releases(
     cni_platform: str | None,
     installs_crds: bool,
     load_balancer: bool,
+    cluster_index: int | None = None,
 ) -> Istio:
     """`tracing`: Jaeger is installed; `cni_platform`: istio-cni's platform
     profile (ambient); `installs_crds`: local-mesh installs the Gateway API CRDs
     (ambient, where the cluster has none); `load_balancer`: MetalLB gives the
-    ingress its address."""
+    ingress its address; `cluster_index`: which cluster of a multicluster mesh
+    this is (None: the mesh has one cluster)."""
     ambient = profile == "ambient"
     releases = [_istio("istio-base", "base", version, {}, ())]
-    releases.append(
-        _istiod(version, profile, tracing, lean, ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",))
-    )
+    istiod_after = ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",)
+    if cluster_index is not None:
+        # istiod starts its CA from the plugged-in cacerts, if there are any when
+        # it starts (istio.io "Plug in CA certificates").
+        istiod_after = (*istiod_after, TRUST_ROOT)
+    releases.append(_istiod(version, profile, tracing, lean, istiod_after, cluster_index))
     mesh_ready = "istiod"
     if ambient:
         # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
@@ -184,5 +202,10 @@ def istio_releases(
     releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, ingress_after))
     if profile == "demo":
         releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, (mesh_ready,)))
+    if cluster_index is not None:
+        # The other clusters reach this one's services through it, at its LoadBalancer address.
+        releases.append(
+            _gateway(EASTWEST_RELEASE, "LoadBalancer", version, lean, ingress_after, network_name(cluster_index))
+        )
     sidecar = None if ambient else lean_or_chart(lean, LEAN_SIDECAR, SIDECAR_DEFAULT[profile])
     return Istio(releases, mesh_ready, sidecar)
