@@ -76,6 +76,7 @@ class Istio(pulumi.ComponentResource):
     istio_version: pulumi.Output[str]
     control_plane: kubernetes.helm.v3.Release
     mesh_ready: kubernetes.helm.v3.Release
+    installed: dict[str, kubernetes.helm.v3.Release]
 
     def __init__(
         self,
@@ -92,6 +93,8 @@ class Istio(pulumi.ComponentResource):
         if plan.installs_gateway_api_crds:
             steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(cluster)]
         installed = cluster.install(self, plan.mesh_releases(ISTIO_NAMESPACE), steps)
+        # Every Istio release, by release name (the east-west gateway's, for components/multicluster.py).
+        self.installed = installed
         # istiod: its webhooks validate Istio's objects and inject sidecars.
         self.control_plane = installed["istiod"]
         self.mesh_ready = installed[plan.mesh_ready]
