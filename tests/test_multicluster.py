@@ -265,6 +265,25 @@ def test_a_second_up_keeps_the_certificates(tmp_path: Path) -> None:
         return [string_data(r) for r in run.of_type(SECRET) if r.inputs["metadata"]["name"] == "cacerts"]
 
     assert cacerts(second) == cacerts(first)
+    # Nor is any profile started again.
+    assert not [command for command in second.mocks.commands_run if command.endswith("minikube")]
+
+
+def test_destroy_leaves_no_profile_network_or_context(tmp_path: Path) -> None:
+    """The engine deletes dependents first: each later profile, then the first,
+    each with the delete script and environment in its state."""
+    run = run_program("dev", tmp_path, {"clusters": 3})
+    first = run.find(COMMAND, "minikube")
+    later = [r for r in run.of_type(COMMAND) if r.name.endswith("-minikube") and first.urn in r.dependencies]
+    assert len(later) == 2
+    for command in [*later, first]:
+        environment = {**run.mocks.environment, **command.inputs["environment"]}
+        deleted = run_shell(command.inputs["delete"], environment, command.inputs["interpreter"])
+        assert deleted.returncode == 0, deleted.stderr
+    state = fake_state(tmp_path)
+    assert state["profiles"] == {} and state["networks"] == []
+    contexts = run_shell("kubectl config get-contexts --output=name", run.mocks.environment, None)
+    assert not [name for name in contexts.stdout.split() if name.startswith("local-mesh-dev")]
 
 
 def test_one_cluster_has_no_trust_root_and_no_clusters_output(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 # The API server's port inside the node: minikube's constants.APIServerPort
 # (pkg/minikube/constants/constants.go:53 at v1.38.1). The host reaches it
 # through a published port of 127.0.0.1, which another cluster's pods cannot
-# (istio/istio#31081); they reach the node's own address on the shared network.
+# (istio/istio#31081); they reach the node's own address on the shared network,
+# which the API server's certificate names (pkg/minikube/bootstrapper/certs.go:264-268).
 API_SERVER_PORT = 8443
 
 
