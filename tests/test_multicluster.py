@@ -29,7 +29,7 @@ from components.model.network import check_cluster_pools, default_address_pool, 
 from components.model.parts.istio import INGRESS_RELEASE
 from components.model.plan import release_plan
 from components.model.release import TRUST_ROOT
-from components.model.settings import ConfigError, parse_settings
+from components.model.settings import ConfigError, declared_defaults, ignored_key_warnings, parse_settings
 from harness.config import raw_config, settings
 from harness.kinds import COMMAND, PROVIDER, RELEASE
 from harness.program import ProgramFailedError, ProgramRun, Registration, as_the_cli_shows, run_program
@@ -342,6 +342,14 @@ def test_the_host_check_counts_every_clusters_node(tmp_path: Path) -> None:
 
 
 # ---- the pure rules ----
+
+
+def test_multicluster_with_one_cluster_is_a_warning() -> None:
+    one = settings(multicluster="primary-remote")
+    assert ignored_key_warnings(one, declared_defaults(), []) == [
+        "local-mesh:multicluster = 'primary-remote' is ignored: with local-mesh:clusters 1 the mesh has one cluster"
+    ]
+    assert ignored_key_warnings(settings(clusters=2), declared_defaults(), []) == []
 
 
 def test_later_clusters_are_named_after_the_first() -> None:

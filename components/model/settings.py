@@ -396,6 +396,11 @@ def ignored_key_warnings(settings: Settings, defaults: Mapping[str, str], routed
             warnings.append(f"{PROJECT}:addressPool = {quoted(settings.address_pool_text)} {ignored}")
         if settings.metallb_version != defaults["metallbVersion"]:
             warnings.append(f"{PROJECT}:metallbVersion = {quoted(settings.metallb_version)} {ignored}")
+    if settings.clusters == 1 and settings.multicluster != defaults["multicluster"]:
+        warnings.append(
+            f"{PROJECT}:multicluster = {quoted(settings.multicluster)} is ignored: "
+            f"with {PROJECT}:clusters 1 the mesh has one cluster"
+        )
     if settings.dashboard_routes == "on" and settings.observability == "none":
         warnings.append(
             f"{PROJECT}:dashboardRoutes = 'on' is ignored: with {PROJECT}:observability none there are no dashboards"
