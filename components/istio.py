@@ -31,11 +31,13 @@ class IngressAddress:
         return self.ip or self.hostname or ""
 
 
-def load_balancer_address(status: kubernetes.core.v1.outputs.ServiceStatus | None) -> IngressAddress:
+def load_balancer_address(
+    status: kubernetes.core.v1.outputs.ServiceStatus | None, service: str = INGRESS_RELEASE
+) -> IngressAddress:
     ingress = status.load_balancer.ingress if status and status.load_balancer else None
     if not ingress or not (ingress[0].ip or ingress[0].hostname):
         raise ValueError(
-            f"the Service {INGRESS_RELEASE} has no LoadBalancer address: with loadBalancer metallb, is MetalLB's "
+            f"the Service {service} has no LoadBalancer address: with loadBalancer metallb, is MetalLB's "
             "address pool in place? With none, does the cluster give LoadBalancer Services an address?"
         )
     return IngressAddress(ip=ingress[0].ip or None, hostname=ingress[0].hostname or None)

@@ -184,7 +184,7 @@ def expose_services(parent: pulumi.Resource, cluster: Cluster, index: int, istio
         index=index,
         cluster=cluster,
         ingress_address=istio.ingress_address,
-        east_west_address=service.status.apply(load_balancer_address).apply(lambda a: a.host),
+        east_west_address=service.status.apply(lambda status: load_balancer_address(status, EASTWEST_RELEASE).host),
         reader_token=reader_token,
     )
 
