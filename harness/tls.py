@@ -5,7 +5,10 @@ real X.509 library. The outputs the program reads, by the provider's docs
 (pulumi-tls sdk/python/pulumi_tls: private_key.py, self_signed_cert.py,
 cert_request.py, locally_signed_cert.py): PrivateKey `privateKeyPem` (PEM; for
 RSA the PKCS#1 "RSA PRIVATE KEY" block) and `publicKeyPem`; CertRequest
-`certRequestPem`; SelfSignedCert and LocallySignedCert `certPem`."""
+`certRequestPem`; SelfSignedCert and LocallySignedCert `certPem`. A locally
+signed certificate takes its subject and names from the request
+(hashicorp/terraform-provider-tls internal/provider/resource_locally_signed_cert.go:
+`Subject: certReq.Subject, DNSNames: certReq.DNSNames, ...`)."""
 
 from __future__ import annotations
 
