@@ -23,7 +23,7 @@ from pulumi_command import local
 
 from components.helm import Prerequisites, Scope, install_releases
 from components.model import images
-from components.model.network import HostNetworks
+from components.model.network import HostNetworks, shared_node_address
 from components.model.release import ChartRelease, Values
 from components.model.settings import PROJECT, ClusterSettings, ConfigError
 from components.registries import advertise_local_registry, start_host_registries
@@ -40,6 +40,7 @@ from components.shell import (
     preview_environment,
     recreate_triggers,
     script,
+    shared_network_environment,
     stack_owner,
 )
 
@@ -160,17 +161,27 @@ class MinikubeCluster(Cluster):
     all, so destroy is one `minikube delete`.
     """
 
-    # release_namespace stays None: Helm makes the releases' namespaces, and
-    # they go with the profile.
+    # release_namespace is None but for a namespace of `own_namespace`: Helm
+    # makes the releases' namespaces, and they go with the profile.
 
     profile: pulumi.Output[str]
     owned = True
+    _command: local.Command
 
     def __init__(
-        self, name: str, settings: ClusterSettings, scope: Scope, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        settings: ClusterSettings,
+        scope: Scope,
+        opts: pulumi.ResourceOptions | None = None,
+        joins: MinikubeCluster | None = None,
     ) -> None:
+        """`joins`: the stack's first cluster, whose docker network this later
+        cluster of a multicluster stack joins."""
         super().__init__("local-mesh:cluster:MinikubeCluster", name, None, opts)
         self.scope = scope
+        self.profile_name = settings.profile
+        self._owned_namespaces: dict[str, kubernetes.core.v1.Namespace] = {}
         # The stack's own line in its profile's owner mark. PULUMI_BACKEND_URL is
         # the state backend `make` (and the README's exports) point the CLI at.
         owner = stack_owner(
@@ -180,19 +191,33 @@ class MinikubeCluster(Cluster):
             os.environ.get("PULUMI_BACKEND_URL", ""),
         )
         ownership = owner_environment(owner)
+        environment: dict[str, pulumi.Input[str]] = {**cluster_environment(settings), **ownership}
+        triggers = recreate_triggers(settings)
+        after: list[pulumi.Resource] = []
+        if joins is not None:
+            static_ip = joins.node_ip.apply(lambda first: shared_node_address(first, settings.cluster_index))
+            shared = shared_network_environment(joins.profile_name, static_ip)
+            environment.update(shared)
+            triggers.append(f"MINIKUBE_NETWORK={joins.profile_name}")
+            # Made after the first profile, whose network it joins, and deleted
+            # before it: minikube deletes the network it made with the first
+            # profile (pkg/minikube/delete/delete.go, DeleteKICNetworksByLabel),
+            # which docker refuses while a later node is still on it.
+            after.append(joins._command)
 
         self._command = local.Command(
             scope("minikube"),
             create=script("cluster-create.sh"),
             delete=script("cluster-delete.sh"),
             interpreter=INTERPRETER,
-            environment={**cluster_environment(settings), **ownership},
-            triggers=recreate_triggers(settings),
+            environment=environment,
+            triggers=triggers,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # Two clusters of one profile cannot exist side by side:
                 # the old one must go before its replacement starts.
                 delete_before_replace=True,
+                depends_on=after,
             ),
         )
         self._read_access(
@@ -208,15 +233,18 @@ class MinikubeCluster(Cluster):
         # the profile's network, which minikube names after the profile
         # (pkg/drivers/kic/kic.go:388, NodeConfig.ClusterName, v1.38.1): the
         # provider, and so every object and release in the cluster, waits for them.
-        registries = (
-            [
+        # A later cluster of a multicluster stack is on the first one's network,
+        # which the first cluster's registries joined already.
+        self.host_registries: list[pulumi.Resource] = []
+        if settings.caches_images and joins is not None:
+            self.host_registries = joins.host_registries
+        elif settings.caches_images:
+            self.host_registries = [
                 start_host_registries(
                     scope("host-registries"), settings.profile, recreate_triggers(settings), self, self._command
                 )
             ]
-            if settings.caches_images
-            else []
-        )
+        registries = self.host_registries
 
         self._provider = kubernetes.Provider(
             scope("minikube"),
@@ -241,6 +269,21 @@ class MinikubeCluster(Cluster):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+    def own_namespace(self, namespace: str, labels: Mapping[str, str]) -> kubernetes.core.v1.Namespace:
+        """A namespace the program makes, with labels, before any release lands
+        in it (releases then wait for it and leave it to the program: Cluster.install).
+        Made in a new profile only, so it never adopts one: pulumi-kubernetes
+        creates with a client-side create and gets AlreadyExists (see ExistingCluster)."""
+        self._owned_namespaces[namespace] = kubernetes.core.v1.Namespace(
+            self.scope(namespace),
+            metadata=kubernetes.meta.v1.ObjectMetaArgs(name=namespace, labels=dict(labels)),
+            opts=self.kubernetes_options(self),
+        )
+        return self._owned_namespaces[namespace]
+
+    def release_namespace(self, namespace: str) -> pulumi.Resource | None:
+        return self._owned_namespaces.get(namespace)
 
     def kubernetes_options(
         self, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
@@ -372,9 +415,14 @@ def mesh_scope(mesh: str, primary: bool) -> Scope:
 
 
 def cluster_for(
-    name: str, settings: ClusterSettings, scope: Scope, opts: pulumi.ResourceOptions | None = None
+    name: str,
+    settings: ClusterSettings,
+    scope: Scope,
+    opts: pulumi.ResourceOptions | None = None,
+    joins: Cluster | None = None,
 ) -> Cluster:
-    """The cluster these settings name, its resources named by `scope`."""
+    """The cluster these settings name, its resources named by `scope`;
+    `joins`: the stack's first cluster, whose network a later one joins."""
     if settings.on_minikube:
-        return MinikubeCluster(name, settings, scope, opts)
+        return MinikubeCluster(name, settings, scope, opts, joins if isinstance(joins, MinikubeCluster) else None)
     return ExistingCluster(name, settings, scope, opts)

@@ -31,11 +31,13 @@ class IngressAddress:
         return self.ip or self.hostname or ""
 
 
-def load_balancer_address(status: kubernetes.core.v1.outputs.ServiceStatus | None) -> IngressAddress:
+def load_balancer_address(
+    status: kubernetes.core.v1.outputs.ServiceStatus | None, service: str = INGRESS_RELEASE
+) -> IngressAddress:
     ingress = status.load_balancer.ingress if status and status.load_balancer else None
     if not ingress or not (ingress[0].ip or ingress[0].hostname):
         raise ValueError(
-            f"the Service {INGRESS_RELEASE} has no LoadBalancer address: with loadBalancer metallb, is MetalLB's "
+            f"the Service {service} has no LoadBalancer address: with loadBalancer metallb, is MetalLB's "
             "address pool in place? With none, does the cluster give LoadBalancer Services an address?"
         )
     return IngressAddress(ip=ingress[0].ip or None, hostname=ingress[0].hostname or None)
@@ -76,6 +78,7 @@ class Istio(pulumi.ComponentResource):
     istio_version: pulumi.Output[str]
     control_plane: kubernetes.helm.v3.Release
     mesh_ready: kubernetes.helm.v3.Release
+    installed: dict[str, kubernetes.helm.v3.Release]
 
     def __init__(
         self,
@@ -92,6 +95,8 @@ class Istio(pulumi.ComponentResource):
         if plan.installs_gateway_api_crds:
             steps[GATEWAY_API_CRDS] = [self._gateway_api_crds(cluster)]
         installed = cluster.install(self, plan.mesh_releases(ISTIO_NAMESPACE), steps)
+        # Every Istio release, by release name (the east-west gateway's, for components/multicluster.py).
+        self.installed = installed
         # istiod: its webhooks validate Istio's objects and inject sidecars.
         self.control_plane = installed["istiod"]
         self.mesh_ready = installed[plan.mesh_ready]

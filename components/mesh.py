@@ -7,15 +7,16 @@ from typing import Any
 
 import pulumi
 
-from components.cluster import MinikubeCluster, cluster_for, mesh_scope, refuse_unprotected_credentials
+from components.cluster import Cluster, MinikubeCluster, cluster_for, mesh_scope, refuse_unprotected_credentials
 from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
 from components.model.network import browsed_host, local_url
 from components.model.parts.metallb import METALLB_NAMESPACE
 from components.model.plan import Plan
-from components.model.release import LOAD_BALANCER
+from components.model.release import LOAD_BALANCER, TRUST_ROOT
 from components.model.settings import Settings
+from components.multicluster import ClusterCa, MeshMember, expose_services, plug_in_ca
 from components.observability import Observability, metallb_first_address
 from components.sample import Sample
 
@@ -35,6 +36,9 @@ class LocalMesh(pulumi.ComponentResource):
     mesh's as a one-mesh stack's always were, a further mesh's after its own name."""
 
     outputs: dict[str, pulumi.Output[Any]]
+    # With several clusters in the mesh: what this one brings to the others.
+    member: MeshMember | None
+    cluster: Cluster
 
     def __init__(
         self,
@@ -44,15 +48,20 @@ class LocalMesh(pulumi.ComponentResource):
         dashboards: Mapping[str, Mapping[str, str]],
         primary: bool,
         opts: pulumi.ResourceOptions | None = None,
+        ca: ClusterCa | None = None,
+        joins: LocalMesh | None = None,
     ) -> None:
         """`plan`: the releases for this cluster; `dashboards`: Istio's Grafana
-        dashboards, read on the host before anything is created."""
+        dashboards, read on the host before anything is created. In a mesh of
+        several clusters: `ca`, this cluster's intermediate CA; `joins`, the
+        stack's first cluster's mesh (None for the first itself)."""
         refuse_unprotected_credentials(settings)
         super().__init__("local-mesh:mesh:LocalMesh", name, None, opts)
         child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _moved_here())
         self.outputs = {}
         scope = mesh_scope(name, primary)
-        cluster = cluster_for(scope("cluster"), settings, scope, child)
+        cluster = cluster_for(scope("cluster"), settings, scope, child, joins.cluster if joins else None)
+        self.cluster = cluster
         after: Prerequisites = {}
         address_pool = None
         if settings.metallb:
@@ -60,6 +69,8 @@ class LocalMesh(pulumi.ComponentResource):
             after = {LOAD_BALANCER: metallb.ready}
             address_pool = metallb.address_pool
             self.outputs["addressPool"] = metallb.address_pool
+        if ca is not None:
+            after = {**after, TRUST_ROOT: [plug_in_ca(self, cluster, settings.cluster_index, ca)]}
         istio = Istio(scope("istio"), plan, settings.istio_version, settings.mtls, cluster, after, child)
         # Where the user's URLs point: the ingress's address, or on Docker Desktop
         # (whose node network this host cannot reach) the loopback port.
@@ -71,6 +82,7 @@ class LocalMesh(pulumi.ComponentResource):
             grafana_links_host = pulumi.Output.all(
                 address_pool, cluster.local_port, cluster.reaches_node_network
             ).apply(lambda known: browsed_host(metallb_first_address(known[0]), known[1], known[2]))
+        self.member = expose_services(self, cluster, settings.cluster_index, istio) if ca is not None else None
         if plan.addons():
             observability = Observability(
                 scope("observability"),

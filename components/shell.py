@@ -98,6 +98,20 @@ def host_registries_environment(network: str) -> dict[str, str]:
     }
 
 
+def shared_network_environment(network: str, static_ip: pulumi.Input[str]) -> Mapping[str, pulumi.Input[str]]:
+    """cluster-create.sh's `minikube start`, for a later cluster of a
+    multicluster stack: the first profile's docker network to join, and this
+    node's own address on it (components/model/network.py, shared_node_address).
+    minikube reads every start flag from MINIKUBE_<FLAG> as well
+    (cmd/minikube/cmd/root.go setupViper: SetEnvPrefix, AutomaticEnv, `-` as
+    `_`; start.go binds the start flags, at v1.38.1), so these are --network
+    and --static-ip without a line of the script changing for the first cluster.
+    An existing network is used as it is (pkg/drivers/kic/oci/network_create.go:75-79),
+    and without --static-ip the node would take the gateway + 1: the first
+    profile's node (pkg/drivers/kic/kic.go:96-120)."""
+    return {"MINIKUBE_NETWORK": network, "MINIKUBE_STATIC_IP": static_ip}
+
+
 def access_environment(settings: ClusterSettings) -> dict[str, str]:
     """cluster-access.sh: with a published node port, also the driver, whose
     CLI (docker or podman) reads the host port back."""

@@ -6,6 +6,7 @@ runs __main__.py in this process as `pulumi up` or `preview` would."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import json
@@ -29,6 +30,7 @@ from components.shell import stack_owner
 from harness.config import PROJECT, REPO, CliRefusedError, cli_config_error, stack_config
 from harness.kinds import COMMAND, PROVIDER, RELEASE
 from harness.servers import serve_directory
+from harness.tls import TLS_TYPES, tls_resource
 from harness.world import fake_environment, mirrored_reader, publish_chart_repositories, run_shell
 
 # What the Python SDK reports as the organization when the engine names none
@@ -182,6 +184,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 # The status.loadBalancer.ingress list (JSON) a cluster's own load balancer
 # gives the ingress Service when MetalLB does not (loadBalancer: none).
 CLUSTER_LOAD_BALANCER = "FAKE_CLUSTER_LOAD_BALANCER_INGRESS"
+# The ingress gateway's Service, by the ID a read names it with.
+INGRESS_SERVICE = "istio-system/istio-ingressgateway"
+# The Secret type whose data Kubernetes' token controller fills in.
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 
 class LocalMeshMocks(pulumi_mocks.Mocks):
@@ -201,6 +207,10 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         self.prior_state = dict(prior_state or {})
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.pool_first_address: str | None = None
+        # By provider (one a cluster): its pool's first address, and the
+        # address MetalLB gave each LoadBalancer Service read there, in order.
+        self.pool_starts: dict[str, IPv4Address] = {}
+        self.assigned: dict[str, dict[str, str]] = {}
         self.commands_run: list[str] = []
         # The arguments of every `command:local:run` invoke, as the provider receives them.
         self.invokes: list[dict[str, Any]] = []
@@ -253,7 +263,20 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         if args.typ == "kubernetes:metallb.io/v1beta1:IPAddressPool":
             first = inputs["spec"]["addresses"][0].split("-")[0]
             self.pool_first_address = str(IPv4Address(first))
+            self.pool_starts[str(args.provider)] = IPv4Address(first)
             return f"metallb-system/{args.name}", inputs
+        if args.typ in TLS_TYPES:
+            # The provider changes nothing while the inputs are unchanged: the
+            # keys and certificates of an earlier up stay.
+            prior_outputs = self.prior_state.get((args.typ, args.name))
+            if prior_outputs is not None and {k: prior_outputs.get(k) for k in inputs} == inputs:
+                outputs = prior_outputs
+            else:
+                outputs = tls_resource(args.typ, inputs)
+            self.state[(args.typ, args.name)] = outputs
+            return f"{args.name}-id", outputs
+        if args.typ == "kubernetes:core/v1:Secret" and inputs.get("type") == SERVICE_ACCOUNT_TOKEN:
+            return f"{args.name}-id", {**inputs, "data": self._token_data(args, inputs)}
         if args.typ.startswith("kubernetes:") or args.typ == PROVIDER:
             # Other Kubernetes objects: the provider reports them as applied.
             return f"{args.name}-id", inputs
@@ -275,17 +298,44 @@ class LocalMeshMocks(pulumi_mocks.Mocks):
         script = inputs.get("update") if prior is not None and prior.get("triggers") == inputs.get("triggers") else None
         return {**inputs, **self._run(script or inputs["create"], inputs)}
 
+    def _token_data(self, args: pulumi_mocks.MockResourceArgs, inputs: Mapping[str, Any]) -> dict[str, str]:
+        """What Kubernetes' token controller writes into a service-account-token
+        Secret (base64, as a Secret's `data`: `token`, `ca.crt`, `namespace`),
+        here naming the cluster (its provider) and the service account, so a
+        test can tell whose token a kubeconfig carries."""
+        metadata = inputs.get("metadata") or {}
+        account = (metadata.get("annotations") or {}).get("kubernetes.io/service-account.name", "")
+        cluster = _urn_name(str(args.provider).rsplit("::", 1)[0])
+        values = {
+            "token": f"token-of-{account}-in-{cluster}",
+            "ca.crt": f"-----BEGIN CERTIFICATE-----\nca-of-{cluster}\n-----END CERTIFICATE-----\n",
+            "namespace": str(metadata.get("namespace", "")),
+        }
+        return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
+
     def _read(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
         if args.typ != "kubernetes:core/v1:Service":
             raise NotImplementedError(f"the mocks cannot read {args.typ}")
         namespace, name = str(args.resource_id).split("/")
-        # MetalLB's first address, or what the cluster's own load balancer gives
-        # (a test sets it: a cloud's ELB gives a hostname).
-        ingress = (
-            [{"ip": self.pool_first_address}]
-            if self.pool_first_address
-            else json.loads(self.environment.get(CLUSTER_LOAD_BALANCER, "[]"))
-        )
+        # MetalLB's next address in this cluster's pool (the first Service read
+        # there gets its first address), or what the cluster's own load balancer
+        # gives (a test sets it: a cloud's ELB gives a hostname).
+        start = self.pool_starts.get(str(args.provider))
+        if start is not None:
+            # The ingress gateway's Service first (as a cluster of its own has
+            # it), then the others in the order they are read.
+            assigned = self.assigned.setdefault(str(args.provider), {})
+            if str(args.resource_id) not in assigned:
+                others = sum(1 for service in assigned if service != INGRESS_SERVICE)
+                offset = 0 if str(args.resource_id) == INGRESS_SERVICE else 1 + others
+                assigned[str(args.resource_id)] = str(start + offset)
+            ingress = [{"ip": assigned[str(args.resource_id)]}]
+        else:
+            ingress = (
+                [{"ip": self.pool_first_address}]
+                if self.pool_first_address
+                else json.loads(self.environment.get(CLUSTER_LOAD_BALANCER, "[]"))
+            )
         return {
             "metadata": {"name": name, "namespace": namespace},
             "spec": {"type": "LoadBalancer"},

@@ -109,7 +109,9 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     # (minikube pkg/drivers/kic/oci/oci.go:219,256 at v1.38.1). Memory limits
     # add up on the host; a --cpus limit caps a container's share of the
     # host's CPUs and reserves none (docs.docker.com, "Resource constraints").
-    nodes = settings.nodes
+    # Several clusters (`clusters`, one node each) share the host alike.
+    nodes = settings.nodes * settings.clusters
+    counted = f"{PROJECT}:clusters {nodes}" if settings.clusters > 1 else f"{PROJECT}:nodes {nodes}"
     # On Docker Desktop the sizes are its VM's, which the user raises in its settings.
     if facts.docker_desktop:
         holder, hosts = "Docker Desktop's VM (not this computer)", "Docker Desktop's VM's"
@@ -125,13 +127,14 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
         if nodes == 1:
             asked, memory = f"{PROJECT}:memory asks for {asked_mb} MB", f"{PROJECT}:memory {asked_mb} MB"
         else:
-            asked = f"{PROJECT}:nodes {nodes} x {PROJECT}:memory {settings.memory_mb} MB ask for {asked_mb} MB"
-            memory = f"{PROJECT}:nodes {nodes} x {PROJECT}:memory {settings.memory_mb} MB = {asked_mb} MB"
+            asked = f"{counted} x {PROJECT}:memory {settings.memory_mb} MB ask for {asked_mb} MB"
+            memory = f"{counted} x {PROJECT}:memory {settings.memory_mb} MB = {asked_mb} MB"
         if asked_mb > facts.memory_mb:
             if room // nodes >= MIN_MEMORY_MB:
                 fix = f"set {'it' if nodes == 1 else 'memory'} between {MIN_MEMORY_MB} and {room // nodes} MB{also}"
             elif room >= MIN_MEMORY_MB:
-                fix = f"minikube needs {MIN_MEMORY_MB} MB a node: set nodes to at most {room // MIN_MEMORY_MB}{also}"
+                fewer = "clusters" if settings.clusters > 1 else "nodes"
+                fix = f"minikube needs {MIN_MEMORY_MB} MB a node: set {fewer} to at most {room // MIN_MEMORY_MB}{also}"
             else:
                 fix = f"minikube needs {MIN_MEMORY_MB} MB and the host {SYSTEM_OVERHEAD_MB} MB, so {more_memory}"
             errors.append(f"{asked} but {holder} has {facts.memory_mb} MB: {fix}")
@@ -144,7 +147,7 @@ def find_problems(settings: Settings, plan: Plan, facts: HostFacts) -> tuple[lis
     if facts.cpus is not None and settings.cpus <= facts.cpus < nodes * settings.cpus:
         # The nodes still start, but Kubernetes then schedules more than the host has.
         warnings.append(
-            f"{PROJECT}:nodes {nodes} x {PROJECT}:cpus {settings.cpus} = {nodes * settings.cpus} CPUs, but "
+            f"{counted} x {PROJECT}:cpus {settings.cpus} = {nodes * settings.cpus} CPUs, but "
             f"{holder} has {facts.cpus}: the nodes share them, so Kubernetes counts "
             f"{nodes * settings.cpus} CPUs that are not there; consider fewer nodes{also}"
         )

@@ -58,10 +58,50 @@ def node_subnet(node_ip: str) -> IPv4Network:
     return ip_network(f"{IPv4Address(node_ip)}/{NODE_PREFIX_LENGTH}", strict=False)  # type: ignore[return-value]
 
 
-def default_address_pool(node_ip: str) -> AddressRange:
+def default_address_pool(node_ip: str, cluster_index: int = 0) -> AddressRange:
+    """.100-.120 of the node's /24 for a stack's first cluster; a later cluster
+    of the stack, on the same /24 (below), the next block of as many addresses."""
     subnet = node_subnet(node_ip)
-    first, last = (subnet.network_address + host for host in DEFAULT_POOL_HOSTS)
+    size = DEFAULT_POOL_HOSTS[1] - DEFAULT_POOL_HOSTS[0] + 1
+    first, last = (subnet.network_address + host + size * cluster_index for host in DEFAULT_POOL_HOSTS)
     return AddressRange(first, last)
+
+
+# ---- several clusters of one stack on the first one's minikube network ----
+#
+# A minikube profile started with --network=<an existing docker network> takes
+# that network's gateway + 1 for its node unless --static-ip names another
+# address (pkg/drivers/kic/kic.go:96-120 at v1.38.1), and that address is the
+# first profile's node: docker refuses "Address already in use", which minikube
+# reports as ErrIPinUse without retrying (pkg/drivers/kic/oci/oci.go:323-326,
+# errors.go:46). So cluster i (0: the first, whose node minikube puts at
+# gateway + 1, .2) gets the address i above the first node, every cluster one
+# node, far below the pools.
+
+
+def shared_node_address(first_node_ip: str, cluster_index: int) -> str:
+    """The node address of the stack's cluster `cluster_index` on the network
+    whose first cluster's node is `first_node_ip`."""
+    return str(IPv4Address(first_node_ip) + cluster_index)
+
+
+def check_cluster_pools(first_node_ip: str, clusters: int) -> list[AddressRange]:
+    """Every cluster's pool on the shared /24, or ValueError where two overlap,
+    a pool holds a node's address or leaves the /24's usable addresses."""
+    nodes = [IPv4Address(shared_node_address(first_node_ip, index)) for index in range(clusters)]
+    pools: list[AddressRange] = []
+    for index in range(clusters):
+        node_ip = str(nodes[index])
+        pool = default_address_pool(node_ip, index)
+        check_address_pool(pool, node_ip)
+        for node in nodes:
+            if node in pool:
+                raise ValueError(f"cluster {index + 1}'s pool {pool} holds node address {node}")
+        for other_index, other in enumerate(pools):
+            if pool.first <= other.last and other.first <= pool.last:
+                raise ValueError(f"cluster {index + 1}'s pool {pool} overlaps cluster {other_index + 1}'s {other}")
+        pools.append(pool)
+    return pools
 
 
 def check_address_pool(pool: AddressRange, node_ip: str) -> None:
@@ -99,9 +139,10 @@ def check_address_pool_size(pool: AddressRange) -> None:
             raise ValueError(f"{pool} contains {address}, {role} of the /{NODE_PREFIX_LENGTH} it lies in")
 
 
-def resolve_address_pool(explicit: AddressRange | None, node_ip: str) -> AddressRange:
-    """The pool MetalLB gets: the explicit one, checked, or the derived default."""
-    pool = explicit if explicit is not None else default_address_pool(node_ip)
+def resolve_address_pool(explicit: AddressRange | None, node_ip: str, cluster_index: int = 0) -> AddressRange:
+    """The pool MetalLB gets: the explicit one, checked, or the derived default
+    (the stack's cluster `cluster_index`'s)."""
+    pool = explicit if explicit is not None else default_address_pool(node_ip, cluster_index)
     check_address_pool(pool, node_ip)
     return pool
 

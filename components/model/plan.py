@@ -107,6 +107,7 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
         load_balancer=settings.metallb,
         caches=caches,
         local_port=settings.publishes_local_port,
+        cluster_index=settings.cluster_index if settings.multicluster_mesh else None,
     )
     releases.extend(istio.releases)
     routed: list[Dashboard] = []

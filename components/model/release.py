@@ -20,6 +20,7 @@ IMAGE_PULL_POLICY = "IfNotPresent"
 GATEWAY_API_CRDS = "gateway-api-crds"
 LOAD_BALANCER = "load-balancer"  # MetalLB's address pool and L2 advertisement
 GRAFANA_DASHBOARDS = "grafana-dashboards"  # the ConfigMaps of Istio's dashboards Grafana mounts
+TRUST_ROOT = "trust-root"  # the cacerts Secret istiod's CA starts from (several clusters, one root)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -64,6 +64,8 @@ CONFIG_KEYS = (
     "platform",
     "imageCache",
     "localPort",
+    "clusters",
+    "multicluster",
 )
 
 ISTIO_PROFILES = ("demo", "minimal", "ambient")
@@ -83,6 +85,12 @@ DASHBOARD_ROUTES = ("auto", "on", "off")
 # Whether the node pulls through local-mesh's pull-through caches on this host
 # (components/model/images.py). auto: on with local-mesh's own minikube on the docker driver.
 IMAGE_CACHE_MODES = ("auto", "on", "off")
+# How several clusters share one mesh (istio.io, "Install Multicluster"): an
+# istiod in each (multi-primary), or one istiod that a remote cluster uses.
+MULTICLUSTER_MODES = ("multi-primary", "primary-remote")
+# Each cluster is a minikube node and a MetalLB slice on one docker /24
+# (components/model/network.py, cluster_pool): three fit a laptop and the /24.
+MAX_CLUSTERS = 3
 # The platforms istio-cni's chart has a profile for (its files/profile-platform-<name>.yaml,
 # Istio 1.31): where that distribution keeps CNI config, binaries and network namespaces.
 CNI_PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
@@ -186,6 +194,10 @@ class ClusterSettings:
             self.on_minikube and self.driver in PUBLISHING_DRIVERS and self.nodes == 1 and self.local_port is not None
         )
 
+    # Which cluster of the stack this is (0: the first, named as a one-cluster
+    # stack's); components/model/multicluster.py, cluster_settings.
+    cluster_index: int = field(default=0, kw_only=True)
+
     @property
     def on_minikube(self) -> bool:
         return self.cluster == "minikube"
@@ -212,6 +224,12 @@ class MeshSettings:
     sample: bool
     observability: str
     dashboard_routes: str
+    clusters: int  # how many clusters share the mesh (each a minikube profile)
+    multicluster: str  # MULTICLUSTER_MODES
+
+    @property
+    def multicluster_mesh(self) -> bool:
+        return self.clusters > 1
 
 
 @dataclass(frozen=True)
@@ -295,7 +313,7 @@ def address_pool_on_node(
         )
     try:
         if network is None:
-            return resolve_address_pool(settings.address_pool, node_ip)
+            return resolve_address_pool(settings.address_pool, node_ip, settings.cluster_index)
         pool = resolve_network_pool(settings.address_pool, node_ip, network)
         if cluster_addresses:
             check_pool_clear_of_other_slices(pool, network, {IPv4Address(node_ip), *cluster_addresses})
@@ -419,6 +437,11 @@ def ignored_key_warnings(settings: Settings, defaults: Mapping[str, str], routed
             f"{PROJECT}:localPort = '{LOCAL_PORT_ANY}' is ignored with {PROJECT}:nodes {settings.nodes}: "
             f"{_ONE_NODE_ONLY} (kubernetes/minikube #16766), so the ingress is reachable on its IP only; "
             f"set it to {LOCAL_PORT_OFF} to say so"
+        )
+    if settings.clusters == 1 and settings.multicluster != defaults["multicluster"]:
+        warnings.append(
+            f"{PROJECT}:multicluster = {quoted(settings.multicluster)} is ignored: "
+            f"with {PROJECT}:clusters 1 the mesh has one cluster"
         )
     if settings.dashboard_routes == "on" and settings.observability == "none":
         warnings.append(
@@ -565,6 +588,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     local_port = parse_local_port(raw["localPort"])
 
     sample, preflight = (_boolean(raw, key) for key in ("sample", "preflight"))
+    multicluster = _choice(raw, "multicluster", MULTICLUSTER_MODES)
 
     cluster, load_balancer = _choice(raw, "cluster", CLUSTER_KINDS), _choice(raw, "loadBalancer", LOAD_BALANCERS)
     try:
@@ -628,6 +652,10 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         if nodes != 1:
             raise _error("nodes", nodes, "1 with cluster existing (the cluster has the nodes it has)")
 
+    clusters = _clusters(raw, cluster, driver, nodes, pool_text, istio_profile, profile)
+    if clusters > 1 and multicluster == "primary-remote":
+        raise _error("multicluster", multicluster, "multi-primary: primary-remote is not built yet")
+
     return Settings(
         cluster=cluster,
         kube_context=context,
@@ -652,4 +680,40 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         platform=platform,
         image_cache=image_cache,
         local_port=local_port,
+        clusters=clusters,
+        multicluster=multicluster,
     )
+
+
+def _clusters(
+    raw: Mapping[str, str], cluster: str, driver: str, nodes: int, pool_text: str, istio_profile: str, profile: str
+) -> int:
+    """`clusters`, and what more than one asks of the other keys."""
+    try:
+        clusters = int(str(raw["clusters"]).strip())
+    except ValueError:
+        raise _error("clusters", raw["clusters"], f"a whole number of clusters, 1 to {MAX_CLUSTERS}") from None
+    if not 1 <= clusters <= MAX_CLUSTERS:
+        raise _error("clusters", clusters, f"1 to {MAX_CLUSTERS} clusters")
+    if clusters == 1:
+        return clusters
+    more = f"with {PROJECT}:clusters {clusters}"
+    if cluster != "minikube":
+        raise _error("clusters", clusters, "1 with cluster existing (the clusters are minikube profiles of its own)")
+    if driver != "docker":
+        # Every later profile joins the first one's docker network with an
+        # address of its own (minikube start --network, --static-ip: docker and
+        # podman only, pkg/drivers/kic/kic.go at v1.38.1).
+        raise _error("driver", driver, f"docker {more} (the clusters share the first one's docker network)")
+    if nodes != 1:
+        # --static-ip gives every machine of a profile that one address
+        # (pkg/drivers/kic/kic.go:107-109 at v1.38.1).
+        raise _error("nodes", nodes, f"1 {more} (a later cluster's node has a fixed address on the shared network)")
+    if pool_text:
+        raise _error("addressPool", pool_text, f"empty {more} (each cluster gets its own slice of the network)")
+    if istio_profile == "ambient":
+        raise _error("istioProfile", istio_profile, f"demo or minimal {more} (the multicluster mesh uses sidecars)")
+    longest = f"{profile}-{clusters}"
+    if not _PROFILE_PATTERN.match(longest):
+        raise _error("profile", profile, f"a name that leaves room for '-{clusters}' in 63 characters {more}")
+    return clusters

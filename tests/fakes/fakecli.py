@@ -31,6 +31,8 @@ EX_INSUFFICIENT_MEMORY = 23
 EX_INSUFFICIENT_CORES = 29
 EX_GUEST_ERROR = 80
 EX_GUEST_NOT_RUNNING = 83
+# reason.GuestProvision (pkg/minikube/reason/reason.go:388, exitcodes.go ExGuestError).
+EX_GUEST_ERROR = 80
 EX_GUEST_NOT_FOUND = 85
 
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.model.images import pulled_from
+from components.model.multicluster import EASTWEST_RELEASE, istiod_multicluster_values, network_name
 from components.model.parts.jaeger import JAEGER_EXTENSION_PROVIDER
 from components.model.release import (
     GATEWAY_API_CRDS,
     IMAGE_PULL_POLICY,
     LOAD_BALANCER,
+    TRUST_ROOT,
     ChartRelease,
     Pod,
     Requests,
@@ -102,7 +104,13 @@ def _istio(name: str, chart: str, version: str, values: Values, after: tuple[str
 
 
 def _istiod(
-    version: str, profile: str, tracing: bool, lean: bool, caches: bool, after: tuple[str, ...]
+    version: str,
+    profile: str,
+    tracing: bool,
+    lean: bool,
+    caches: bool,
+    after: tuple[str, ...],
+    cluster_index: int | None,
 ) -> ChartRelease:
     # `demo` and `ambient` select the chart's own profile files
     # (files/profile-demo.yaml: access logs to stdout, 100% trace sampling;
@@ -115,6 +123,8 @@ def _istiod(
     if caches:
         # istiod's image and, through its injector, every proxy's (`global.hub`).
         values["global"]["hub"] = istio_hub(caches)
+    if cluster_index is not None:
+        values["global"].update(istiod_multicluster_values(cluster_index))
     pinned: dict[str, str] = {}
     if tracing and profile != "demo":
         # The Telemetry that turns tracing on names this provider. demo's chart
@@ -162,14 +172,20 @@ def _gateway(
     proxy: str,
     after: tuple[str, ...],
     node_port: int | None = None,
+    network: str | None = None,
 ) -> ChartRelease:
     """The gateway chart names its Deployment, Service and `istio=` label after
     the release (minus `istio-`); Istio's samples select `istio: ingressgateway`.
     `proxy`: the image istiod's injector gives its pods (proxy_image);
-    `node_port`: port 80's fixed NodePort, if any."""
+    `node_port`: port 80's fixed NodePort, if any; `network`: the gateway is that
+    network's east-west gateway (the chart's `networkGateway`: the Service's ports
+    15021, 15443, 15012 and 15017, the `topology.istio.io/network` label and
+    ISTIO_META_REQUESTED_NETWORK_VIEW)."""
     values: Values = {"service": {"type": service_type}}
     if node_port is not None:
         values["service"]["ports"] = _gateway_ports(node_port)
+    if network is not None:
+        values["networkGateway"] = network
     if lean:
         values.update({"autoscaling": {"enabled": False}, "replicaCount": 1, "resources": LEAN_GATEWAY})
     return _istio(
@@ -209,24 +225,22 @@ def istio_releases(
     load_balancer: bool,
     caches: bool,
     local_port: bool,
+    cluster_index: int | None = None,
 ) -> Istio:
     """`tracing`: Jaeger is installed; `cni_platform`: istio-cni's platform
     profile (ambient); `installs_crds`: local-mesh installs the Gateway API CRDs
     (ambient, where the cluster has none); `load_balancer`: MetalLB gives the
     ingress its address; `caches`: every image through the host's caches;
-    `local_port`: the node publishes INGRESS_NODE_PORT on a loopback port of the host."""
+    `local_port`: the node publishes INGRESS_NODE_PORT on a loopback port of the host;
+    `cluster_index`: which cluster of a multicluster mesh this is (None: the mesh has one cluster)."""
     ambient = profile == "ambient"
     releases = [_istio("istio-base", "base", version, {}, ())]
-    releases.append(
-        _istiod(
-            version,
-            profile,
-            tracing,
-            lean,
-            caches,
-            ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",),
-        )
-    )
+    istiod_after = ("istio-base", GATEWAY_API_CRDS) if installs_crds else ("istio-base",)
+    if cluster_index is not None:
+        # istiod starts its CA from the plugged-in cacerts, if there are any when
+        # it starts (istio.io "Plug in CA certificates").
+        istiod_after = (*istiod_after, TRUST_ROOT)
+    releases.append(_istiod(version, profile, tracing, lean, caches, istiod_after, cluster_index))
     mesh_ready = "istiod"
     if ambient:
         # Istio's Helm order for ambient: base, istiod, istio-cni, ztunnel.
@@ -271,5 +285,18 @@ def istio_releases(
     releases.append(_gateway(INGRESS_RELEASE, "LoadBalancer", version, lean, proxy, ingress_after, node_port))
     if profile == "demo":
         releases.append(_gateway(EGRESS_RELEASE, "ClusterIP", version, lean, proxy, (mesh_ready,)))
+    if cluster_index is not None:
+        # The other clusters reach this one's services through it, at its LoadBalancer address.
+        releases.append(
+            _gateway(
+                EASTWEST_RELEASE,
+                "LoadBalancer",
+                version,
+                lean,
+                proxy,
+                ingress_after,
+                network=network_name(cluster_index),
+            )
+        )
     sidecar = None if ambient else lean_or_chart(lean, LEAN_SIDECAR, SIDECAR_DEFAULT[profile])
     return Istio(releases, mesh_ready, sidecar)
