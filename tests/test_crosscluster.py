@@ -26,6 +26,9 @@ from harness.servers import serve_loopback
 from tools import crosscluster, verify
 
 VERSION_OF = {"cluster1": "v1", "cluster2": "v2"}
+# Where Istio's east-west gateway takes cross-network traffic: istio/istio
+# samples/multicluster/expose-services.yaml (1.31.0-rc.0), port 15443.
+ISTIO_EAST_WEST_PORT = 15443
 
 
 @dataclass
@@ -106,7 +109,7 @@ def east_west_gateway() -> Iterator[str]:
         address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
         listener = socket.socket()
         try:
-            listener.bind((address, crosscluster.EAST_WEST_PORT))
+            listener.bind((address, ISTIO_EAST_WEST_PORT))
             break
         except OSError:
             listener.close()
@@ -120,7 +123,7 @@ def closed_east_west() -> str:
     while True:
         address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
         with socket.socket() as probe, contextlib.suppress(OSError):
-            probe.bind((address, crosscluster.EAST_WEST_PORT))
+            probe.bind((address, ISTIO_EAST_WEST_PORT))
             return address
 
 
