@@ -11,6 +11,8 @@ the tool's own health API through the ingress, then sends a few requests to the
 sample and waits (bounded) until Prometheus has their metrics and Jaeger their
 trace. A mesh that is coming back (after `minikube stop` and the next `up`) is
 waited for, up to --wait seconds; any other wrong answer fails at once.
+With several clusters (the `clusters` output), tools/crosscluster.py's checks
+follow: traffic through each ingress reaches every cluster, over mutual TLS.
 One line per check as it ends, with its time; exits 1 if any check fails.
 """
 
@@ -391,6 +393,11 @@ def verify(
         for name, url, probe in wanted:
             skip = no_sample or no_ingress or (None if sent else NO_TRAFFIC)
             run(name, functools.partial(probe, url), telemetry_deadline, skip)
+    if len(outputs.get("clusters") or []) > 1:
+        # Imported here: tools.crosscluster builds on this module's HTTP helpers.
+        from tools.crosscluster import run_cross_cluster_checks
+
+        run_cross_cluster_checks(outputs, run, mesh_deadline, telemetry_wait)
     return checks
 
 

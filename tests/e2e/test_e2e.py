@@ -10,6 +10,11 @@ on a laptop or in CI): `make e2e LOCAL_MESH_E2E_CONTEXT=kind-dev` (and
 LOCAL_MESH_E2E_LOAD_BALANCER=none for a cluster with its own load balancer).
 It installs through that context, verifies, ups again, destroys, and checks
 that none of local-mesh's releases or its sample namespace is left.
+
+A third mode builds one mesh over two minikube profiles (issue 21):
+`make e2e LOCAL_MESH_E2E_CLUSTERS=2` ups a stack with `clusters: 2`, runs
+verify (its checks across the clusters included), destroys, and checks that
+no profile, context or network of the stack is left.
 """
 
 from __future__ import annotations
@@ -234,4 +239,77 @@ def test_on_an_existing_cluster_up_second_up_destroy(
             None if destroyed else lambda: stack.destroy(on_output=print),
             lambda force: stack.workspace.remove_stack(stack_name, force=force),
             kept=kept_stack(tmp_path, stack_name),
+        )
+
+
+TWO_CLUSTERS = "LOCAL_MESH_E2E_CLUSTERS"
+
+
+def stack_profiles(stack_name: str) -> list[str]:
+    """Every minikube profile of this throwaway stack: they are named from the
+    stack (the first `local-mesh-<stack>`), whatever the others are called."""
+    listed = subprocess.run(["minikube", "profile", "list", "-o", "json"], capture_output=True, text=True)
+    profiles = json.loads(listed.stdout or "{}")
+    names = [entry["Name"] for entry in profiles.get("valid", []) + profiles.get("invalid", [])]
+    return [name for name in names if name.startswith(f"local-mesh-{stack_name}")]
+
+
+def test_two_clusters_up_verify_destroy(
+    request: pytest.FixtureRequest, tmp_path: Path, stage_times: dict[str, float]
+) -> None:
+    """`clusters: 2` on one laptop: two profiles on one docker network, one
+    mesh; verify's checks across them (tools/crosscluster.py) must pass; destroy
+    leaves no profile, context or network of the stack."""
+    if not request.config.getoption("--run-e2e"):
+        pytest.skip("end-to-end test not requested: run `make e2e` on a machine with Docker, minikube and pulumi")
+    clusters = os.environ.get(TWO_CLUSTERS)
+    if not clusters:
+        pytest.skip(f"two-cluster mode not requested: set {TWO_CLUSTERS}=2 (two minikube profiles at once)")
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(f"end-to-end prerequisites missing: {reason}")
+
+    from pulumi import automation
+
+    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    workspace = automation.LocalWorkspaceOptions(
+        work_dir=str(REPO),
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
+    )
+    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    stack.set_config("local-mesh:clusters", automation.ConfigValue(clusters))
+
+    def delete_profiles() -> None:
+        for profile in stack_profiles(stack_name):
+            subprocess.run(["minikube", "delete", "-p", profile], capture_output=True, check=True)
+
+    destroyed = False
+    try:
+        up = timed(stage_times, f"{clusters} clusters: first up", lambda: stack.up(on_output=print))
+        outputs = {key: value.value for key, value in up.outputs.items()}
+        listed = outputs["clusters"]
+        assert len(listed) == int(clusters)
+        for field in ("name", "profile", "kubeContext", "ingressAddress", "eastWestAddress", "network"):
+            assert len({cluster[field] for cluster in listed}) == len(listed), field
+        assert listed[0]["profile"] == outputs["profile"] == f"local-mesh-{stack_name}"
+
+        checks = timed(
+            stage_times, f"{clusters} clusters: verify", lambda: verify(outputs, mesh_wait=MESH_WAIT_SECONDS)
+        )
+        assert all(check.passed for check in checks), [check.line() for check in checks]
+        assert any(check.name.endswith("/hello reaches v1 and v2") for check in checks)
+
+        timed(stage_times, f"{clusters} clusters: destroy", lambda: stack.destroy(on_output=print))
+        destroyed = True
+        assert stack_profiles(stack_name) == []
+        contexts = subprocess.run(["kubectl", "config", "get-contexts", "-o", "name"], capture_output=True, text=True)
+        for cluster in listed:
+            assert cluster["kubeContext"] not in contexts.stdout.split()
+            network = subprocess.run(["docker", "network", "inspect", cluster["profile"]], capture_output=True)
+            assert network.returncode != 0, f"docker network {cluster['profile']} outlived the clusters"
+    finally:
+        clean_up(
+            None if destroyed else lambda: stack.destroy(on_output=print),
+            lambda force: stack.workspace.remove_stack(stack_name, force=force),
+            delete_profiles,
         )

@@ -85,3 +85,40 @@ def prometheus_release(lean: bool, caches: bool) -> ChartRelease:
         (Pod("prometheus", "Deployment", requests, surges=False),),
         images=tuple(f"{pulled_from(image, caches)}:{tag}" for image, tag in (PROMETHEUS_IMAGE, CONFIG_RELOADER_IMAGE)),
     )
+
+
+# Multicluster (`clusters` > 1): the first cluster's Prometheus also scrapes
+# every other cluster's Prometheus through its `/federate` endpoint (under the
+# route prefix), so that Kiali, Grafana and `verify` there see every cluster's
+# proxies ("Kiali needs a single endpoint for metrics", Kiali's multi-cluster
+# docs). prometheus.io docs, Federation: a scrape job with honor_labels (the
+# series keep their own job and instance labels), metrics_path /federate and
+# params match[]. Only Istio's standard metrics are federated: what Kiali's
+# graph and Istio's dashboards read.
+FEDERATED_SERIES = '{__name__=~"istio_.*"}'
+# The other Prometheus is reached as the host reaches it, on its cluster's
+# ingress (its /prometheus route), port 80 of the mesh's Gateway
+# (components/istio.py mesh_gateway_spec): every cluster's ingress address is
+# on the one docker network the clusters share. Unverified on a real machine:
+# that a pod of one minikube profile reaches another profile's MetalLB address.
+INGRESS_PORT = 80
+
+
+def federation_job(cluster: str) -> str:
+    return f"federate-{cluster}"
+
+
+def prometheus_values_federating(values: Values, remote_ingresses: dict[str, str]) -> Values:
+    """The first cluster's Prometheus values, scraping the Prometheus of each
+    other cluster (cluster name -> its ingress address). The chart turns every
+    key of `scrapeConfigs` into a job of that name (templates/cm.yaml)."""
+    jobs: Values = {
+        federation_job(cluster): {
+            "honor_labels": True,
+            "metrics_path": f"{PROMETHEUS_PATH}/federate",
+            "params": {"match[]": [FEDERATED_SERIES]},
+            "static_configs": [{"targets": [f"{address}:{INGRESS_PORT}"]}],
+        }
+        for cluster, address in remote_ingresses.items()
+    }
+    return {**values, "scrapeConfigs": {**values["scrapeConfigs"], **jobs}}
