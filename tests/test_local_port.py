@@ -166,7 +166,8 @@ def test_create_publishes_the_node_port_on_a_free_loopback_port_only(machine: di
     host_ip, host_port, node_port = flag.removeprefix("--ports=").split(":")
     # Never 0.0.0.0: nothing but this host may reach the ingress through it.
     assert (host_ip, node_port) == ("127.0.0.1", str(INGRESS_NODE_PORT))
-    assert int(host_port) > 0
+    # Below every system's ephemeral range, where no other process is handed it meanwhile.
+    assert 20000 <= int(host_port) < 30000
     assert published(machine) == {PUBLISHED: f"127.0.0.1:{host_port}"}
     assert f"http://127.0.0.1:{host_port}/" in result.stderr
 

@@ -61,7 +61,11 @@ fi
 # so LOCAL_HOST_IP (the loopback address) keeps it off every other address
 # (without one Docker listens on 0.0.0.0). It takes only a host port from 1 to 65535 (cmd/minikube/cmd/start.go:1405-1446,
 # validatePorts: no Docker-chosen "127.0.0.1::PORT" nor 0), so for 0 this script
-# takes a free port from the kernel. minikube publishes --ports only when it
+# takes a free port itself, from 20000-29999: below the ports the kernel hands
+# out on its own to bind(0) and to outgoing connections (Linux's default
+# ip_local_port_range 32768-60999, Documentation/networking/ip-sysctl.rst;
+# macOS and Windows use IANA's 49152-65535, RFC 6335), so that no other process
+# takes it between this choice and Docker's bind. minikube publishes --ports only when it
 # creates the container (a profile that exists keeps the ports it has; the
 # recreate triggers hold these variables), so only a new profile gets the flag.
 ports_flag=()
@@ -69,7 +73,19 @@ if [ "$created_here" = true ] && [ -n "${LOCAL_NODE_PORT:-}" ]; then
   : "${LOCAL_HOST_IP:?}" "${LOCAL_HOST_PORT:?}"
   host_port=$LOCAL_HOST_PORT
   if [ "$host_port" = 0 ]; then
-    host_port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$LOCAL_HOST_IP")
+    host_port=$(python3 -c '
+import random, socket, sys
+for port in random.sample(range(20000, 30000), 100):
+    with socket.socket() as probe:
+        try:
+            probe.bind((sys.argv[1], port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    sys.exit("local-mesh: no free port on " + sys.argv[1] + " between 20000 and 29999 (100 tried): set local-mesh:localPort to a free port, or off")
+' "$LOCAL_HOST_IP")
   fi
   ports_flag=(--ports="${LOCAL_HOST_IP}:${host_port}:${LOCAL_NODE_PORT}")
   echo "local-mesh: the ingress gateway will answer on http://${LOCAL_HOST_IP}:${host_port}/ of this host" >&2
