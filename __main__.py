@@ -11,7 +11,7 @@ from components.mesh import LocalMesh
 from components.model.multicluster import check_address_plan, cluster_name, cluster_settings, network_name
 from components.model.plan import release_plan
 from components.model.settings import declared_defaults, ignored_key_warnings, parse_settings, project_config
-from components.multicluster import TrustRoot, connect_clusters
+from components.multicluster import Overview, TrustRoot, connect_clusters
 
 stack_settings = parse_settings(project_config(), pulumi.get_stack())
 clusters = [cluster_settings(stack_settings, index) for index in range(stack_settings.clusters)]
@@ -28,6 +28,8 @@ check_address_plan(stack_settings.clusters)
 run_preflight(stack_settings, plans[0])
 # One root of trust for a mesh of several clusters.
 trust = TrustRoot("trust-root") if stack_settings.multicluster_mesh else None
+# What the first cluster's dashboards see of the others, completed once they exist.
+overview = Overview() if stack_settings.multicluster_mesh else None
 meshes: list[LocalMesh] = []
 for index, (settings, plan) in enumerate(zip(clusters, plans, strict=True)):
     # Istio's Grafana dashboards, downloaded here on the host before anything is
@@ -42,6 +44,7 @@ for index, (settings, plan) in enumerate(zip(clusters, plans, strict=True)):
         primary=index == 0,
         ca=trust.intermediate(cluster_name(index)) if trust else None,
         joins=meshes[0] if meshes else None,
+        overview=overview if index == 0 else None,
     )
     meshes.append(mesh)
 # The stack's outputs: the first cluster's, under today's names.
@@ -50,6 +53,9 @@ for output, value in meshes[0].outputs.items():
 members = [(mesh, mesh.member) for mesh in meshes if mesh.member is not None]
 if members:
     connect_clusters(members)
+    if overview is not None:
+        first, *remotes = [(mesh, member, mesh.dashboards) for mesh, member in members]
+        overview.complete(first, remotes)
     pulumi.export(
         "clusters",
         [

@@ -41,7 +41,7 @@ class HelloWorld(pulumi.ComponentResource):
         """`after`: what a workload waits for to join the mesh as it starts
         (Istio.mesh_ready), as for the httpbin sample."""
         super().__init__("local-mesh:helloworld:HelloWorld", name, None, opts)
-        namespace, *objects = helloworld_objects(index, plan.ambient, plan.lean, MESH_GATEWAY)
+        namespace, *objects = helloworld_objects(index, plan.ambient, plan.lean, MESH_GATEWAY, plan.caches_images)
         created = kubernetes.core.v1.Namespace(
             cluster.scope("helloworld"), metadata=namespace["metadata"], opts=cluster.kubernetes_options(self, after)
         )

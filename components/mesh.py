@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 from components.cluster import Cluster, MinikubeCluster, cluster_for, mesh_scope, refuse_unprotected_credentials
+from components.helloworld import HelloWorld
 from components.helm import Prerequisites
 from components.istio import Istio
 from components.metallb import MetalLB
@@ -16,7 +18,7 @@ from components.model.parts.metallb import METALLB_NAMESPACE
 from components.model.plan import Plan
 from components.model.release import LOAD_BALANCER, TRUST_ROOT
 from components.model.settings import Settings
-from components.multicluster import ClusterCa, MeshMember, expose_services, plug_in_ca
+from components.multicluster import ClusterCa, MeshMember, Overview, expose_services, plug_in_ca
 from components.observability import Observability, metallb_first_address
 from components.sample import Sample
 
@@ -39,6 +41,8 @@ class LocalMesh(pulumi.ComponentResource):
     # With several clusters in the mesh: what this one brings to the others.
     member: MeshMember | None
     cluster: Cluster
+    # The dashboards' Helm releases by release name.
+    dashboards: dict[str, kubernetes.helm.v3.Release]
 
     def __init__(
         self,
@@ -50,11 +54,13 @@ class LocalMesh(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         ca: ClusterCa | None = None,
         joins: LocalMesh | None = None,
+        overview: Overview | None = None,
     ) -> None:
         """`plan`: the releases for this cluster; `dashboards`: Istio's Grafana
         dashboards, read on the host before anything is created. In a mesh of
         several clusters: `ca`, this cluster's intermediate CA; `joins`, the
-        stack's first cluster's mesh (None for the first itself)."""
+        stack's first cluster's mesh (None for the first itself); `overview`,
+        in the first, the other clusters as its dashboards see them."""
         refuse_unprotected_credentials(settings)
         super().__init__("local-mesh:mesh:LocalMesh", name, None, opts)
         child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), _moved_here())
@@ -83,6 +89,10 @@ class LocalMesh(pulumi.ComponentResource):
                 address_pool, cluster.local_port, cluster.reaches_node_network
             ).apply(lambda known: browsed_host(metallb_first_address(known[0]), known[1], known[2]))
         self.member = expose_services(self, cluster, settings.cluster_index, istio) if ca is not None else None
+        if settings.multicluster_mesh:
+            # The proof that requests cross clusters (docs/multicluster-proof.md).
+            HelloWorld(scope("helloworld"), plan, cluster, settings.cluster_index, [istio.mesh_ready], child)
+        self.dashboards = {}
         if plan.addons():
             observability = Observability(
                 scope("observability"),
@@ -95,7 +105,9 @@ class LocalMesh(pulumi.ComponentResource):
                 dashboards,
                 grafana_links_host,
                 child,
+                overview,
             )
+            self.dashboards = observability.installed
             # kialiUrl, prometheusUrl, grafanaUrl, jaegerUrl: those installed.
             self.outputs.update(observability.urls)
         if settings.sample:

@@ -1,12 +1,14 @@
 """Several clusters, one mesh (multi-primary on different networks): one root
 of trust for all, and in each cluster what joins it to the others. Wired by
 LocalMesh (plug_in_ca before Istio, expose_services after it) and by
-__main__.py (connect_clusters, once every cluster's mesh exists)."""
+__main__.py (connect_clusters, once every cluster's mesh exists; then
+Overview.complete, which gives the first cluster's Kiali and Prometheus the
+other clusters)."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,16 @@ from components.model.multicluster import (
     remote_secret_metadata,
 )
 from components.model.parts.istio import ISTIO_NAMESPACE
+from components.model.parts.kiali import KIALI_RELEASE
+from components.model.parts.kiali_multicluster import (
+    kiali_remote_cluster_secret,
+    kiali_remote_secret_metadata,
+    kiali_remote_secret_name,
+    kiali_token_secret,
+    kiali_values_with_remote_clusters,
+)
+from components.model.parts.prometheus import prometheus_values_federating
+from components.model.release import Values
 
 # What Istio's own certificate tooling makes (istio/istio tools/certs/common.mk
 # at 1.31.0-rc.0): a root "O=Istio, CN=Root CA" and per cluster an intermediate
@@ -128,6 +140,9 @@ class MeshMember:
     ingress_address: pulumi.Output[str]
     east_west_address: pulumi.Output[str]
     reader_token: kubernetes.core.v1.Secret
+    # Its API server as another cluster's pods reach it (istiod's remote
+    # secrets, the first Kiali's): the node on the shared network.
+    api_server: pulumi.Output[str]
 
 
 def plug_in_ca(parent: pulumi.Resource, cluster: Cluster, index: int, ca: ClusterCa) -> pulumi.Resource:
@@ -186,14 +201,15 @@ def expose_services(parent: pulumi.Resource, cluster: Cluster, index: int, istio
         ingress_address=istio.ingress_address,
         east_west_address=service.status.apply(lambda status: load_balancer_address(status, EASTWEST_RELEASE).host),
         reader_token=reader_token,
+        api_server=cluster.node_ip.apply(api_server_url),
     )
 
 
-def _remote_kubeconfig(name: str, node_ip: str, token_data: dict[str, str] | None) -> str:
+def _token_of(token_data: dict[str, str] | None) -> tuple[str, str]:
     """From a service-account-token Secret's `data` (base64): `ca.crt` stays
     base64, as a kubeconfig's certificate-authority-data; `token` is decoded."""
     data = token_data or {}
-    return remote_kubeconfig(name, api_server_url(node_ip), data["ca.crt"], base64.b64decode(data["token"]).decode())
+    return data["ca.crt"], base64.b64decode(data["token"]).decode()
 
 
 def connect_clusters(meshes: Sequence[tuple[pulumi.Resource, MeshMember]]) -> None:
@@ -214,16 +230,107 @@ def _remote_secret(parent: pulumi.Resource, reader: MeshMember, member: MeshMemb
     name = cluster_name(member.index)
 
     def kubeconfig(facts: list[Any]) -> str:
-        return _remote_kubeconfig(name, facts[0], facts[1])
+        return remote_kubeconfig(name, facts[0], *_token_of(facts[1]))
 
     contents: pulumi.Output[str] = pulumi.Output.secret(
-        pulumi.Output.all(member.cluster.node_ip, token.data).apply(kubeconfig)
+        pulumi.Output.all(member.api_server, token.data).apply(kubeconfig)
     )
     metadata = remote_secret_metadata(member.index)
     namespace = reader.cluster.release_namespace(ISTIO_NAMESPACE)
     kubernetes.core.v1.Secret(
         reader.cluster.scope(metadata["name"]),
         metadata=kubernetes.meta.v1.ObjectMetaArgs(namespace=ISTIO_NAMESPACE, **metadata),
+        string_data={name: contents},
+        opts=reader.cluster.kubernetes_options(parent, [token, *([namespace] if namespace else [])]),
+    )
+
+
+class Overview:
+    """What the first cluster's Kiali and Prometheus learn of the other
+    clusters, known only once those exist: the first Kiali reads each other
+    cluster through a kubeconfig Secret beside it, and the first Prometheus
+    federates the others' Istio metrics ("Kiali needs a single endpoint for
+    metrics", Kiali's multi-cluster docs; components/model/parts/
+    kiali_multicluster.py). Made before the first cluster's mesh, whose
+    dashboards take `kiali_values` and `prometheus_values`; `complete` once
+    every cluster's mesh exists."""
+
+    def __init__(self) -> None:
+        self._remote_clusters: pulumi.Output[list[str]]
+        self._resolve_clusters: Callable[[pulumi.Output[list[str]]], None]
+        self._remote_clusters, self._resolve_clusters = pulumi.deferred_output()
+        self._remote_ingresses: pulumi.Output[dict[str, str]]
+        self._resolve_ingresses: Callable[[pulumi.Output[dict[str, str]]], None]
+        self._remote_ingresses, self._resolve_ingresses = pulumi.deferred_output()
+
+    def kiali_values(self, values: pulumi.Input[Values]) -> pulumi.Output[Values]:
+        """The first Kiali's values naming each remote cluster's Secret; the
+        release waits for those Secrets (their volumes are not optional)."""
+        return pulumi.Output.all(values, self._remote_clusters).apply(
+            lambda known: kiali_values_with_remote_clusters(known[0], known[1])
+        )
+
+    def prometheus_values(self, values: Values) -> pulumi.Output[Values]:
+        """The first Prometheus's values, scraping every other cluster's on its ingress."""
+        return self._remote_ingresses.apply(lambda ingresses: prometheus_values_federating(values, ingresses))
+
+    def complete(self, first: Joined, remotes: Sequence[Joined]) -> None:
+        """In each remote cluster with a Kiali, a token for its read-only account,
+        and in the first cluster the Secret through which its Kiali reads it;
+        the remote clusters' ingresses for the first Prometheus."""
+        parent, reader, _ = first
+        secrets: list[pulumi.Output[str]] = []
+        names: list[str] = []
+        for remote_parent, member, dashboards in remotes:
+            if KIALI_RELEASE in dashboards:
+                token = _kiali_token(remote_parent, member, dashboards[KIALI_RELEASE])
+                secrets.append(_kiali_remote_secret(parent, reader, member, token).id)
+                names.append(cluster_name(member.index))
+        # The Secrets' IDs carry them into the first Kiali's values, which so wait for them.
+        self._resolve_clusters(pulumi.Output.all(*secrets).apply(lambda _: names))
+        self._resolve_ingresses(
+            pulumi.Output.all(*[member.ingress_address for _, member, _ in remotes]).apply(
+                lambda addresses: {
+                    cluster_name(member.index): address
+                    for (_, member, _), address in zip(remotes, addresses, strict=True)
+                }
+            )
+        )
+
+
+# A cluster of the mesh as Overview.complete takes it: its LocalMesh, what it
+# brings to the mesh, and its dashboards' releases by release name.
+Joined = tuple[pulumi.Resource, MeshMember, Mapping[str, kubernetes.helm.v3.Release]]
+
+
+def _kiali_token(parent: pulumi.Resource, member: MeshMember, kiali: pulumi.Resource) -> kubernetes.core.v1.Secret:
+    """In a remote cluster, after its Kiali (whose chart makes the account), the account's long-lived token."""
+    token = kiali_token_secret()
+    return kubernetes.core.v1.Secret(
+        member.cluster.scope(token["metadata"]["name"]),
+        metadata=token["metadata"],
+        type=token["type"],
+        opts=member.cluster.kubernetes_options(parent, [kiali]),
+    )
+
+
+def _kiali_remote_secret(
+    parent: pulumi.Resource, reader: MeshMember, member: MeshMember, token: kubernetes.core.v1.Secret
+) -> kubernetes.core.v1.Secret:
+    """In the first cluster, beside its Kiali: the kubeconfig through which it
+    reads `member`'s cluster, at the API server address istiod's remote secrets use."""
+    name = cluster_name(member.index)
+
+    def kubeconfig(facts: list[Any]) -> str:
+        return str(kiali_remote_cluster_secret(name, facts[0], *_token_of(facts[1]))["stringData"][name])
+
+    contents: pulumi.Output[str] = pulumi.Output.secret(
+        pulumi.Output.all(member.api_server, token.data).apply(kubeconfig)
+    )
+    namespace = reader.cluster.release_namespace(ISTIO_NAMESPACE)
+    return kubernetes.core.v1.Secret(
+        reader.cluster.scope(kiali_remote_secret_name(name)),
+        metadata=kubernetes.meta.v1.ObjectMetaArgs(**kiali_remote_secret_metadata(name)),
         string_data={name: contents},
         opts=reader.cluster.kubernetes_options(parent, [token, *([namespace] if namespace else [])]),
     )

@@ -18,10 +18,11 @@ from components.model.network import parse_address_pool
 from components.model.parts.grafana import GRAFANA_DASHBOARD
 from components.model.parts.istio import ISTIO_NAMESPACE
 from components.model.parts.jaeger import JAEGER_DASHBOARD
-from components.model.parts.kiali import KIALI_DASHBOARD, kiali_values_with_grafana_links
-from components.model.parts.prometheus import PROMETHEUS_DASHBOARD
+from components.model.parts.kiali import KIALI_DASHBOARD, KIALI_RELEASE, kiali_values_with_grafana_links
+from components.model.parts.prometheus import PROMETHEUS_DASHBOARD, PROMETHEUS_RELEASE
 from components.model.plan import Plan
 from components.model.release import GRAFANA_DASHBOARDS, Values
+from components.multicluster import Overview
 
 # The read-only endpoints of Prometheus's HTTP API that take POST as well as
 # GET (prometheus/prometheus v3.10.0, web/api/v1/api.go Register): the UI's
@@ -98,7 +99,9 @@ class Observability(pulumi.ComponentResource):
     (istiod), and, with `routes`, routes each dashboard's path on the ingress to it.
     `url_host`: where the user's URLs point (the ingress, or the loopback port);
     `grafana_links_host`: the same, known before the ingress exists, for Kiali's
-    links to Grafana (None: not known early, no links)."""
+    links to Grafana (None: not known early, no links). `overview`: in the
+    first cluster of several, the others (Kiali reads them, Prometheus
+    federates theirs)."""
 
     urls: dict[str, pulumi.Output[str]]
 
@@ -114,6 +117,7 @@ class Observability(pulumi.ComponentResource):
         dashboards: Mapping[str, Mapping[str, str]],
         grafana_links_host: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        overview: Overview | None = None,
     ) -> None:
         super().__init__("local-mesh:observability:Observability", name, None, opts)
         # Istio's Grafana dashboards (components/checks/dashboards.py), read on the host
@@ -128,10 +132,17 @@ class Observability(pulumi.ComponentResource):
             for configmap, data in dashboards.items()
         ]
         values: dict[str, pulumi.Input[Values]] = {}
-        if grafana_links_host is not None and "kiali" in {release.name for release in plan.addons()}:
-            kiali = plan.release("kiali").values
-            values["kiali"] = grafana_links_host.apply(lambda host: kiali_values_with_grafana_links(kiali, host))
-        cluster.install(
+        installs = {release.name for release in plan.addons()}
+        if grafana_links_host is not None and KIALI_RELEASE in installs:
+            kiali = plan.release(KIALI_RELEASE).values
+            values[KIALI_RELEASE] = grafana_links_host.apply(lambda host: kiali_values_with_grafana_links(kiali, host))
+        if overview is not None and KIALI_RELEASE in installs:
+            values[KIALI_RELEASE] = overview.kiali_values(values.get(KIALI_RELEASE, plan.release(KIALI_RELEASE).values))
+        # The other clusters' Prometheus answers on their ingress's route, as this one's does.
+        if overview is not None and routes and PROMETHEUS_RELEASE in installs:
+            values[PROMETHEUS_RELEASE] = overview.prometheus_values(plan.release(PROMETHEUS_RELEASE).values)
+        # The dashboards' releases by release name (a remote cluster's Kiali, for components/multicluster.py).
+        self.installed = cluster.install(
             self, plan.addons(), {"istiod": [control_plane], GRAFANA_DASHBOARDS: dashboard_configmaps}, values
         )
         if plan.jaeger:

@@ -35,13 +35,15 @@ def test_the_first_cluster_serves_v1_the_second_v2_and_a_third_v1_again() -> Non
 @pytest.mark.parametrize("ambient", [False, True])
 @pytest.mark.parametrize("lean", [False, True])
 def test_every_object_validates_against_its_schema(ambient: bool, lean: bool) -> None:
-    objects = [item for index in range(3) for item in helloworld_objects(index, ambient, lean, MESH_GATEWAY)]
+    objects = [
+        item for index in range(3) for item in helloworld_objects(index, ambient, lean, MESH_GATEWAY, caches=False)
+    ]
     assert [problem for item in objects for problem in schema_problems(item)] == []
 
 
 def test_each_cluster_gets_the_service_its_own_version_a_client_and_the_route() -> None:
     for index, version in enumerate(["v1", "v2", "v1"]):
-        objects = helloworld_objects(index, ambient=False, lean=True, gateway=MESH_GATEWAY)
+        objects = helloworld_objects(index, ambient=False, lean=True, gateway=MESH_GATEWAY, caches=False)
         assert [(item["kind"], item["metadata"]["name"]) for item in objects] == [
             ("Namespace", HELLOWORLD_NAMESPACE),
             ("Service", "helloworld"),
@@ -72,12 +74,12 @@ def test_each_cluster_gets_the_service_its_own_version_a_client_and_the_route() 
 
 
 def test_ambient_puts_the_namespace_in_the_ambient_dataplane() -> None:
-    namespace = helloworld_objects(0, ambient=True, lean=False, gateway=MESH_GATEWAY)[0]
+    namespace = helloworld_objects(0, ambient=True, lean=False, gateway=MESH_GATEWAY, caches=False)[0]
     assert namespace["metadata"]["labels"] == {"istio.io/dataplane-mode": "ambient"}
 
 
 def test_without_lean_the_pods_request_what_istios_sample_requests() -> None:
-    objects = helloworld_objects(0, ambient=False, lean=False, gateway=MESH_GATEWAY)
+    objects = helloworld_objects(0, ambient=False, lean=False, gateway=MESH_GATEWAY, caches=False)
     helloworld, curl = objects[2], objects[5]
     assert helloworld["spec"]["template"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "100m"}}
     assert "resources" not in curl["spec"]["template"]["spec"]["containers"][0]

@@ -5,6 +5,7 @@ east-west gateway and istiod's multicluster values, and the pure rules."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from components.istio import MESH_GATEWAY
+from components.model.footprint import workloads
 from components.model.multicluster import (
     CROSS_NETWORK_GATEWAY,
     EASTWEST_RELEASE,
@@ -26,6 +29,7 @@ from components.model.multicluster import (
     network_name,
 )
 from components.model.network import check_cluster_pools, default_address_pool, shared_node_address
+from components.model.parts.helloworld import HELLOWORLD_NAMESPACE, HELLOWORLD_PATH, helloworld_pods, helloworld_version
 from components.model.parts.istio import INGRESS_RELEASE
 from components.model.plan import release_plan
 from components.model.release import TRUST_ROOT
@@ -35,6 +39,7 @@ from harness.kinds import COMMAND, PROVIDER, RELEASE
 from harness.program import ProgramFailedError, ProgramRun, Registration, as_the_cli_shows, run_program
 from harness.world import fake_state, run_shell
 from tests.upstream import render, schema_problems
+from tools.crosscluster import run_cross_cluster_checks
 
 MESH = "local-mesh:mesh:LocalMesh"
 SECRET = "kubernetes:core/v1:Secret"
@@ -261,8 +266,9 @@ def test_a_second_up_keeps_the_certificates(tmp_path: Path) -> None:
     first = run_program("dev", tmp_path, {"clusters": 2})
     second = run_program("dev", tmp_path, {"clusters": 2}, after=first)
 
-    def cacerts(run: ProgramRun) -> list[dict[str, str]]:
-        return [string_data(r) for r in run.of_type(SECRET) if r.inputs["metadata"]["name"] == "cacerts"]
+    def cacerts(run: ProgramRun) -> dict[str, dict[str, str]]:
+        # By resource name: the SDK registers the clusters' Secrets in no fixed order.
+        return {r.name: string_data(r) for r in run.of_type(SECRET) if r.inputs["metadata"]["name"] == "cacerts"}
 
     assert cacerts(second) == cacerts(first)
     # Nor is any profile started again.
@@ -446,3 +452,134 @@ def test_profiles_share_a_network_as_minikube_does(machine: dict[str, str]) -> N
     assert minikube("delete", "-p", "one").returncode == 0
     assert run_shell("docker network inspect one", machine, None).returncode == 0
     assert minikube("delete", "-p", "two").returncode == 0
+
+
+# --- the proof, wired: helloworld in every cluster, the first cluster's Kiali and Prometheus see the others ---
+
+HELLOWORLD_COMPONENT = "local-mesh:helloworld:HelloWorld"
+VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def test_each_cluster_serves_its_helloworld_version_and_routes_hello(stack: Stack) -> None:
+    # Istio's "Verify the installation": v1 in cluster1, v2 in cluster2 (a third serves v1 again).
+    assert [helloworld_version(index) for index in range(stack.clusters)] == ["v1", "v2", "v1"][: stack.clusters]
+    for index in range(stack.clusters):
+        deployments = {
+            r.inputs["metadata"]["name"]
+            for r in in_cluster(stack.run, index, DEPLOYMENT)
+            if r.inputs["metadata"]["namespace"] == HELLOWORLD_NAMESPACE
+        }
+        assert deployments == {f"helloworld-{helloworld_version(index)}", "curl"}
+        (route,) = [
+            r for r in in_cluster(stack.run, index, VIRTUAL_SERVICE) if r.inputs["metadata"]["name"] == "helloworld"
+        ]
+        assert route.inputs["spec"]["gateways"] == [MESH_GATEWAY]
+        assert route.inputs["spec"]["http"][0]["match"] == [{"uri": {"exact": HELLOWORLD_PATH}}]
+        # After istiod (whose webhook validates it and injects the pods' sidecars).
+        istiod = next(r for r in in_cluster(stack.run, index, RELEASE) if r.inputs["name"] == "istiod")
+        assert stack.run.depends_on(route, istiod)
+    assert len(stack.run.of_type(HELLOWORLD_COMPONENT)) == stack.clusters
+
+
+def kiali_release(run: ProgramRun, index: int) -> Registration:
+    (kiali,) = [r for r in in_cluster(run, index, RELEASE) if r.inputs["name"] == "kiali"]
+    return kiali
+
+
+def test_the_first_kiali_reads_every_other_cluster_at_its_node_on_the_shared_network(stack: Stack) -> None:
+    state = fake_state(stack.root)
+    providers = providers_by_mesh(stack.run)
+    first_kiali = kiali_release(stack.run, 0)
+    remotes = range(1, stack.clusters)
+    secrets = {
+        r.inputs["metadata"]["name"]: r
+        for r in in_cluster(stack.run, 0, SECRET)
+        if r.inputs["metadata"].get("labels", {}).get("kiali.io/multiCluster") == "true"
+    }
+    assert sorted(secrets) == [f"kiali-remote-cluster-secret-{cluster_name(index)}" for index in remotes]
+    for index in remotes:
+        name = cluster_name(index)
+        secret = secrets[f"kiali-remote-cluster-secret-{name}"]
+        assert secret.inputs["metadata"]["namespace"] == "istio-system"
+        assert secret.inputs["metadata"]["annotations"] == {"kiali.io/cluster": name}
+        assert "stringData" in secret.secret_inputs
+        config = yaml.safe_load(string_data(secret)[name])
+        (entry,) = config["clusters"]
+        # The remote node on the shared docker network, as istiod's remote secrets name it; never 127.0.0.1.
+        assert entry["cluster"]["server"] == f"https://{state['profiles'][profile(index)]['ip']}:8443"
+        (user,) = config["users"]
+        provider_name = providers[profile(index)].rsplit("::", 1)[1]
+        # The token of Kiali's own account in that cluster, made after that cluster's Kiali.
+        assert user["user"]["token"] == f"token-of-kiali-in-{provider_name}"
+        (token,) = [
+            r
+            for r in in_cluster(stack.run, index, SECRET)
+            if r.inputs["metadata"].get("annotations", {}).get("kubernetes.io/service-account.name") == "kiali"
+        ]
+        assert stack.run.depends_on(token, kiali_release(stack.run, index))
+        assert stack.run.depends_on(first_kiali, secret)
+    values = first_kiali.inputs["values"]["clustering"]
+    assert values["clusters"] == [
+        {"name": cluster_name(index), "secret_name": f"kiali-remote-cluster-secret-{cluster_name(index)}"}
+        for index in remotes
+    ]
+    # No other cluster's Kiali mounts any, nor holds a secret about another cluster.
+    for index in remotes:
+        assert "clustering" not in kiali_release(stack.run, index).inputs["values"]
+        assert not [
+            r
+            for r in in_cluster(stack.run, index, SECRET)
+            if "kiali.io/multiCluster" in r.inputs["metadata"].get("labels", {})
+        ]
+
+
+def test_the_first_prometheus_federates_every_other_clusters_ingress(stack: Stack) -> None:
+    clusters = stack.run.outputs["clusters"]
+    prometheus = [
+        next(r for r in in_cluster(stack.run, index, RELEASE) if r.inputs["name"] == "prometheus")
+        for index in range(stack.clusters)
+    ]
+    jobs = prometheus[0].inputs["values"]["scrapeConfigs"]
+    federated = {name: job for name, job in jobs.items() if job.get("metrics_path") == "/prometheus/federate"}
+    # Each other cluster's Prometheus, on the ingress address the clusters output gives for it.
+    assert sorted(
+        target for job in federated.values() for c in job["static_configs"] for target in c["targets"]
+    ) == sorted(f"{entry['ingressAddress']}:80" for entry in clusters[1:])
+    assert all(job["honor_labels"] is True for job in federated.values())
+    for other in prometheus[1:]:
+        assert not [
+            job for job in other.inputs["values"]["scrapeConfigs"].values() if "federate" in job.get("metrics_path", "")
+        ]
+
+
+def test_verify_takes_its_cross_cluster_checks_from_the_programs_clusters_output(stack: Stack) -> None:
+    """The program's own outputs, handed to verify's cross-cluster checks: one
+    /hello and one east-west check per cluster, each aimed at the address that
+    cluster's entry gives, none skipped for a missing key."""
+    outputs = stack.run.outputs
+    assert len(outputs["clusters"]) > 1  # verify's condition for running them (tools/verify.py)
+    checks: list[tuple[str, Any, str | None]] = []
+
+    def record(name: str, probe: Any, deadline: float, skip: str | None) -> bool:
+        checks.append((name, probe, skip))
+        return True
+
+    run_cross_cluster_checks(outputs, record, mesh_deadline=0.0, telemetry_wait=0.0)
+    targets = {name: probe.args for name, probe, _ in checks if isinstance(probe, functools.partial)}
+    for entry in outputs["clusters"]:
+        (hello,) = [args for name, args in targets.items() if name.startswith(f"{entry['name']}: /hello")]
+        assert hello[0] == f"http://{entry['ingressAddress']}{HELLOWORLD_PATH}"
+        assert targets[f"{entry['name']}: east-west gateway listens"] == (entry["eastWestAddress"],)
+    assert [skip for _, _, skip in checks] == [None] * len(checks)
+    assert len(checks) == 2 * stack.clusters + 1
+
+
+def test_the_host_check_counts_every_clusters_helloworld() -> None:
+    """Each cluster of several runs its share of helloworld and a curl client (their sidecars too)."""
+    for clusters in (2, 3):
+        several = settings(clusters=clusters)
+        plan = release_plan(several)
+        assert workloads(several, plan).items() >= helloworld_pods(plan.lean, plan.sidecar).items()
+    one = settings()
+    assert not workloads(one, release_plan(one)).keys() & helloworld_pods(True, None).keys()

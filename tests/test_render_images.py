@@ -214,3 +214,11 @@ def test_the_images_output_is_what_the_stack_runs(
     assert RELEASE in {r.type for r in run.registrations}
     assert run.outputs["images"] == sorted(installed_images(run))
     assert where_from(run.outputs["images"], cache == "on") == []
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_a_multicluster_stacks_images_output_is_what_every_cluster_runs(shared_run: SharedRun, cache: str) -> None:
+    """With `clusters` 2 the clusters run helloworld v1 and v2 and curl beside the releases."""
+    run = shared_run(clusters=2, imageCache=cache)
+    assert run.outputs["images"] == sorted(installed_images(run))
+    assert where_from(run.outputs["images"], cache == "on") == []

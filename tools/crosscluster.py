@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from components.model.multicluster import CROSS_NETWORK_PORT
 from components.model.parts.helloworld import HELLOWORLD_PATH, helloworld_version, served_versions
 from tools.verify import COMING_BACK_ERRNOS, TIMEOUT_SECONDS, NotYetError, _get_json, _http_get
 
@@ -42,10 +43,6 @@ HELLO_REQUESTS = 20
 # istio/istio samples/helloworld/src/app.py (tag 1.31.0-rc.0):
 # 'Hello version: %s, instance: %s\n' % (SERVICE_VERSION, HOSTNAME).
 HELLO_ANSWER = re.compile(r"Hello version: (?P<version>[^,\s]+), instance: (?P<instance>\S+)")
-# The east-west gateway's cross-network port: istio/istio
-# samples/multicluster/expose-services.yaml (tag 1.31.0-rc.0), the Gateway
-# `cross-network-gateway`, port 15443, TLS AUTO_PASSTHROUGH.
-EAST_WEST_PORT = 15443
 # Requests to helloworld as the destination's proxy counts them: only the
 # destination's report says whether the connection was mutual TLS
 # (`connection_security_policy` "mutual_tls"; a source's report says "unknown"),
@@ -89,15 +86,16 @@ def hello_reaches_every_version(url: str, served_by: Mapping[str, Sequence[str]]
 
 
 def east_west_listens(address: str) -> tuple[bool, str]:
-    """A TCP connection to the east-west gateway's cross-network port."""
+    """A TCP connection to the east-west gateway's cross-network port (the one
+    its Gateway `cross-network-gateway` serves: components/model/multicluster.py)."""
     try:
-        with socket.create_connection((address, EAST_WEST_PORT), timeout=TIMEOUT_SECONDS):
+        with socket.create_connection((address, CROSS_NETWORK_PORT), timeout=TIMEOUT_SECONDS):
             pass
     except OSError as error:
         if error.errno in COMING_BACK_ERRNOS:
-            raise NotYetError(f"{address}:{EAST_WEST_PORT}: {error.strerror or error}") from error
+            raise NotYetError(f"{address}:{CROSS_NETWORK_PORT}: {error.strerror or error}") from error
         raise
-    return True, f"{address}:{EAST_WEST_PORT} accepts connections"
+    return True, f"{address}:{CROSS_NETWORK_PORT} accepts connections"
 
 
 def crossing_requests(result: Sequence[Mapping[str, Any]], clusters: Sequence[str]) -> tuple[bool, str]:

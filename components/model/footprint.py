@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from components.model.parts.helloworld import helloworld_pods
 from components.model.parts.jaeger import jaeger_pods
 from components.model.parts.sample import sample_pods
 from components.model.plan import Plan
@@ -30,6 +31,9 @@ def workloads(settings: Settings, plan: Plan) -> dict[str, Requests]:
     found = {pod.workload: pod.requests for release in plan.releases for pod in release.pods}
     if settings.sample:
         found.update(sample_pods(plan.lean, plan.sidecar))
+    if settings.multicluster_mesh:
+        # Each cluster's share of helloworld (components/helloworld.py).
+        found.update(helloworld_pods(plan.lean, plan.sidecar))
     if plan.jaeger:
         found.update(jaeger_pods(plan.lean))
     return found

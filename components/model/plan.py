@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.model.parts.grafana import GRAFANA_DASHBOARD, grafana_release
+from components.model.parts.helloworld import helloworld_images
 from components.model.parts.istio import istio_releases, proxy_image
 from components.model.parts.jaeger import JAEGER_DASHBOARD, jaeger_image
 from components.model.parts.kiali import KIALI_DASHBOARD, kiali_links_to_grafana, kiali_release
@@ -66,7 +67,7 @@ class Plan:
     lean: bool
     # `imageCache`: every part's images through the host's caches (components/model/images.py).
     caches_images: bool
-    # Every image the stack's pods run, sorted: the releases', Jaeger's, the sample's (output `images`).
+    # Every image the stack's pods run, sorted: the releases', Jaeger's, the sample's, helloworld's (output `images`).
     images: tuple[str, ...]
 
     def release(self, name: str) -> ChartRelease:
@@ -123,9 +124,11 @@ def release_plan(settings: Settings, cluster: ClusterState = NOTHING_INSTALLED) 
     images = {image for release in releases for image in release.images}
     if full:
         images.add(jaeger_image(caches))
+    sidecar_proxy = None if ambient else proxy_image(settings.istio_version, settings.istio_profile, caches)
     if settings.sample:
-        sidecar_proxy = None if ambient else proxy_image(settings.istio_version, settings.istio_profile, caches)
         images.update(sample_images(caches, sidecar_proxy))
+    if settings.multicluster_mesh:
+        images.update(helloworld_images(settings.clusters, caches, sidecar_proxy))
     return Plan(
         tuple(releases),
         ambient,

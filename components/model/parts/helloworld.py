@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.model.images import pulled_from
 from components.model.parts.sample import sample_namespace_labels
 from components.model.release import IMAGE_PULL_POLICY, Requests, requests_of, resources
 
@@ -24,12 +25,16 @@ HELLOWORLD_NAMESPACE = "helloworld"
 # istio/istio samples/helloworld/helloworld.yaml (tag 1.31.0-rc.0, the
 # release-1.31 head): port 5000, labels app/version, images pinned at 1.0
 # with IfNotPresent; each image answers with its own version (src/Dockerfile:
-# ENV SERVICE_VERSION from the build argument).
+# ENV SERVICE_VERSION from the build argument). That tag names them on
+# registry.istio.io/release (istio/istio#59364); up to 1.29 (tag 1.29.6) the
+# sample named them on docker.io/istio, where Istio keeps publishing its
+# images, while registry.istio.io/release, a proxy of gcr.io/istio-release,
+# retires in late 2026 (istio/istio.io content/en/blog/2026, "An update on
+# our move to AWS" and its follow-up). So Docker Hub's, which the image caches
+# serve. Unverified: that both names give the same digest.
 HELLOWORLD_PORT = 5000
 HELLOWORLD_VERSIONS = ("v1", "v2")
-HELLOWORLD_IMAGES = {
-    version: f"registry.istio.io/release/examples-helloworld-{version}:1.0" for version in HELLOWORLD_VERSIONS
-}
+HELLOWORLD_IMAGES = {version: f"docker.io/istio/examples-helloworld-{version}:1.0" for version in HELLOWORLD_VERSIONS}
 # samples/helloworld/helloworld-gateway.yaml routes exactly this path, which
 # src/app.py serves: 'Hello version: %s, instance: %s\n' % (SERVICE_VERSION, HOSTNAME).
 HELLOWORLD_PATH = "/hello"
@@ -57,6 +62,14 @@ def helloworld_version(index: int) -> str:
 def served_versions(count: int) -> set[str]:
     """The versions a mesh of `count` clusters serves together."""
     return {helloworld_version(index) for index in range(count)}
+
+
+def helloworld_images(count: int, caches: bool, sidecar_proxy: str | None) -> tuple[str, ...]:
+    """What the helloworld and curl pods of a mesh of `count` clusters run,
+    through the image caches with `caches`, and the proxy istiod's injector
+    gives them (None in ambient)."""
+    images = [HELLOWORLD_IMAGES[version] for version in sorted(served_versions(count))] + [CURL_IMAGE]
+    return tuple(pulled_from(image, caches) for image in images) + ((sidecar_proxy,) if sidecar_proxy else ())
 
 
 def helloworld_resources(lean: bool) -> dict[str, Any]:
@@ -103,7 +116,7 @@ def helloworld_service() -> Object:
     }
 
 
-def helloworld_deployment(version: str, lean: bool) -> Object:
+def helloworld_deployment(version: str, lean: bool, caches: bool) -> Object:
     labels = {"app": "helloworld", "version": version}
     return {
         "apiVersion": "apps/v1",
@@ -118,7 +131,7 @@ def helloworld_deployment(version: str, lean: bool) -> Object:
                     "containers": [
                         {
                             "name": "helloworld",
-                            "image": HELLOWORLD_IMAGES[version],
+                            "image": pulled_from(HELLOWORLD_IMAGES[version], caches),
                             "imagePullPolicy": IMAGE_PULL_POLICY,
                             "resources": helloworld_resources(lean),
                             "ports": [{"containerPort": HELLOWORLD_PORT}],
@@ -143,12 +156,12 @@ def curl_service() -> Object:
     }
 
 
-def curl_deployment(lean: bool) -> Object:
+def curl_deployment(lean: bool, caches: bool) -> Object:
     """curl.yaml's client, without its optional `curl-secret` volume (client
     certificates for Istio's TLS tasks, which no one creates here)."""
     container: dict[str, Any] = {
         "name": "curl",
-        "image": CURL_IMAGE,
+        "image": pulled_from(CURL_IMAGE, caches),
         "command": ["/bin/sleep", "infinity"],
         "imagePullPolicy": IMAGE_PULL_POLICY,
     }
@@ -200,14 +213,15 @@ def helloworld_virtual_service(gateway: str) -> Object:
     }
 
 
-def helloworld_objects(index: int, ambient: bool, lean: bool, gateway: str) -> list[Object]:
-    """Cluster `index`'s objects, its Namespace first (every other object is in it)."""
+def helloworld_objects(index: int, ambient: bool, lean: bool, gateway: str, caches: bool) -> list[Object]:
+    """Cluster `index`'s objects, its Namespace first (every other object is in
+    it); `caches`: the images through the host's image caches."""
     return [
         helloworld_namespace(ambient),
         helloworld_service(),
-        helloworld_deployment(helloworld_version(index), lean),
+        helloworld_deployment(helloworld_version(index), lean, caches),
         curl_service_account(),
         curl_service(),
-        curl_deployment(lean),
+        curl_deployment(lean, caches),
         helloworld_virtual_service(gateway),
     ]

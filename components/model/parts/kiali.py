@@ -26,6 +26,7 @@ KIALI_REPOSITORY = "https://kiali.org/helm-charts"
 KIALI_VERSION = "2.27.0"
 KIALI_PORT = 20001
 KIALI_PATH = "/kiali"  # the chart's default web root (templates/_helpers.tpl, kiali-server.server.web_root)
+KIALI_RELEASE = "kiali"
 KIALI_DASHBOARD = Dashboard("kialiUrl", "kiali", KIALI_PORT, KIALI_PATH)
 LEAN_KIALI = resources("10m", "64Mi", "500m", "512Mi")
 # kiali-server's chart requests 10m / 64Mi by default (values.yaml deployment.resources).
@@ -126,7 +127,7 @@ def kiali_release(
     }
     requests = lean_or_chart(lean, LEAN_KIALI, KIALI_DEFAULT)
     return addon_release(
-        "kiali",
+        KIALI_RELEASE,
         "kiali-server",
         KIALI_REPOSITORY,
         KIALI_VERSION,

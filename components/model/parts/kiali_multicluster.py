@@ -104,16 +104,20 @@ def kiali_kubeconfig(cluster: str, server: str, certificate_authority_data: str,
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def kiali_remote_secret_metadata(cluster: str) -> dict[str, Any]:
+    return {
+        "name": kiali_remote_secret_name(cluster),
+        "namespace": ISTIO_NAMESPACE,
+        "labels": {KIALI_MULTICLUSTER_LABEL: "true"},
+        "annotations": {KIALI_CLUSTER_ANNOTATION: cluster},
+    }
+
+
 def kiali_remote_cluster_secret(cluster: str, server: str, certificate_authority_data: str, token: str) -> Object:
     """In the first cluster, beside Kiali: how Kiali reads remote `cluster`."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {
-            "name": kiali_remote_secret_name(cluster),
-            "namespace": ISTIO_NAMESPACE,
-            "labels": {KIALI_MULTICLUSTER_LABEL: "true"},
-            "annotations": {KIALI_CLUSTER_ANNOTATION: cluster},
-        },
+        "metadata": kiali_remote_secret_metadata(cluster),
         "stringData": {cluster: kiali_kubeconfig(cluster, server, certificate_authority_data, token)},
     }

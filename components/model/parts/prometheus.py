@@ -12,6 +12,7 @@ PROMETHEUS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 PROMETHEUS_VERSION = "28.13.0"
 PROMETHEUS_PORT = 9090
 PROMETHEUS_PATH = "/prometheus"
+PROMETHEUS_RELEASE = "prometheus"
 PROMETHEUS_DASHBOARD = Dashboard("prometheusUrl", "prometheus", PROMETHEUS_PORT, PROMETHEUS_PATH)
 # The in-cluster address of Prometheus's HTTP API: the route prefix applies to every endpoint.
 PROMETHEUS_URL = f"http://prometheus.istio-system:{PROMETHEUS_PORT}{PROMETHEUS_PATH}"
@@ -77,7 +78,7 @@ def prometheus_release(lean: bool, caches: bool) -> ChartRelease:
     # The chart's server Deployment uses the Recreate strategy (values.yaml server.strategy).
     requests = requests_of(LEAN_PROMETHEUS) + requests_of(LEAN_CONFIG_RELOADER) if lean else NO_REQUESTS
     return addon_release(
-        "prometheus",
+        PROMETHEUS_RELEASE,
         "prometheus",
         PROMETHEUS_REPOSITORY,
         PROMETHEUS_VERSION,
