@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from components.model import images
 from components.model.multicluster import (
     CROSS_NETWORK_GATEWAY,
     EASTWEST_RELEASE,
@@ -98,6 +99,19 @@ def test_every_cluster_is_a_profile_on_the_first_ones_network(stack: Stack) -> N
     assert all(
         address in ipaddress.IPv4Network(state["networkDetails"]["local-mesh-dev"]["subnet"]) for address in addresses
     )
+
+
+def test_the_host_registries_sit_at_their_own_addresses_beside_every_node(stack: Stack) -> None:
+    """The first cluster's registries join the shared network while a later
+    profile starts there (imageCache on, the default): at the lowest free
+    address (plain `docker network connect`) one would take that node's."""
+    state = fake_state(stack.root)
+    subnet = ipaddress.IPv4Network(state["networkDetails"]["local-mesh-dev"]["subnet"])
+    registries = {name: container["addresses"]["local-mesh-dev"] for name, container in state["containers"].items()}
+    assert registries == {name: str(address) for name, address in images.registry_addresses(subnet).items()}
+    nodes = [state["profiles"][profile(index)]["ip"] for index in range(stack.clusters)]
+    assert nodes == [shared_node_address(nodes[0], index) for index in range(stack.clusters)]
+    assert not set(nodes) & set(registries.values())
 
 
 def test_a_later_profile_is_made_after_the_first_and_deleted_before_it(stack: Stack) -> None:
