@@ -95,6 +95,8 @@ def host_registries_environment(network: str) -> dict[str, str]:
         "LOCAL_MESH_REGISTRY_STORAGE": images.REGISTRY_STORAGE,
         "LOCAL_MESH_REGISTRY_LABEL": images.REGISTRY_LABEL,
         "LOCAL_MESH_NETWORK": network,
+        # "NAME=N": the registry's address is N below the network's broadcast address.
+        "LOCAL_MESH_REGISTRY_OFFSETS": " ".join(f"{name}={n}" for name, n in images.registry_offsets().items()),
     }
 
 

@@ -7,6 +7,7 @@ second cluster after destroy that takes every image from the caches."""
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import json
 import subprocess
 from pathlib import Path
@@ -17,7 +18,8 @@ import yaml
 
 from components.checks.host_registries import check_host_registries, host_registry_problems, inspect_containers
 from components.model import images
-from components.model.settings import ConfigError, parse_settings
+from components.model.network import check_cluster_pools, default_address_pool, shared_node_address
+from components.model.settings import MAX_CLUSTERS, MAX_NODES, ConfigError, parse_settings
 from components.shell import (
     INTERPRETER,
     cluster_environment,
@@ -418,3 +420,125 @@ def test_a_registry_another_run_makes_meanwhile_is_used(machine: dict[str, str],
     world = state(machine)
     assert sorted(world["containers"]) == sorted(REGISTRIES)
     assert all(PROFILE in container["networks"] for container in world["containers"].values())
+
+
+# --- the registries' addresses on the cluster's network ----------------------
+
+
+def network_addresses(machine: dict[str, str], network: str = PROFILE) -> dict[str, ipaddress.IPv4Address]:
+    """Every endpoint's address as `docker network inspect` shows it."""
+    inspected = run_shell(f"docker network inspect {network}", machine, None)
+    assert inspected.returncode == 0, inspected.stderr
+    (document,) = json.loads(inspected.stdout)
+    return {
+        endpoint["Name"]: ipaddress.IPv4Interface(endpoint["IPv4Address"]).ip
+        for endpoint in document["Containers"].values()
+    }
+
+
+def subnet_of(machine: dict[str, str], network: str = PROFILE) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(state(machine)["networkDetails"][network]["subnet"])
+
+
+def test_every_registry_has_its_own_address_clear_of_nodes_pools_and_reserved_ones() -> None:
+    subnet = ipaddress.IPv4Network("192.168.49.0/24")
+    addresses = images.registry_addresses(subnet)
+    assert sorted(addresses) == sorted(REGISTRIES) and len(set(addresses.values())) == len(REGISTRIES)
+    first_node = subnet.network_address + 2
+    nodes = {first_node + index for index in range(MAX_NODES)}
+    nodes |= {ipaddress.IPv4Address(shared_node_address(str(first_node), index)) for index in range(MAX_CLUSTERS)}
+    pools = [default_address_pool(str(first_node), index) for index in range(MAX_CLUSTERS)]
+    pools += check_cluster_pools(str(first_node), MAX_CLUSTERS)
+    reserved = {subnet.network_address, subnet.network_address + 1, subnet.network_address + 254}
+    for name, address in addresses.items():
+        assert address in subnet and address != subnet.broadcast_address, name
+        assert address not in nodes | reserved, name
+        assert not any(address in pool for pool in pools), name
+
+
+@pytest.mark.parametrize(
+    "pool", ["192.168.49.248/30", "192.168.49.253-192.168.49.253", "192.168.49.200-192.168.49.252"]
+)
+def test_an_explicit_pool_holding_a_registrys_address_is_refused_in_one_line(pool: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(raw(addressPool=pool), "dev")
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"local-mesh:addressPool = '{pool}' is not valid")
+    assert "host registries" in message
+    # Without the caches the registries are not on the network, and the pool is the user's to choose.
+    assert parse_settings(raw(addressPool=pool, imageCache="off"), "dev").address_pool is not None
+
+
+def test_the_registries_join_at_their_fixed_addresses(machine: dict[str, str]) -> None:
+    new_cluster(machine)
+    on_network = network_addresses(machine)
+    for name, address in images.registry_addresses(subnet_of(machine)).items():
+        assert on_network[name] == address, name
+    # The address is the endpoint's own (--ip), which Docker asks for again at every start.
+    (document,) = json.loads(run_shell(f"docker container inspect {REGISTRIES[0]}", machine, None).stdout)
+    endpoint = document["NetworkSettings"]["Networks"][PROFILE]
+    assert endpoint["IPAMConfig"]["IPv4Address"] == endpoint["IPAddress"] == str(on_network[REGISTRIES[0]])
+
+
+def test_a_later_cluster_starts_at_its_address_after_the_registries_joined(machine: dict[str, str]) -> None:
+    """A multicluster stack: the first cluster's registries join its network,
+    then the second profile starts there at the first node + 1."""
+    new_cluster(machine)
+    first_node = state(machine)["profiles"][PROFILE]["ip"]
+    second = f"{PROFILE}-2"
+    joined = run(
+        "cluster-create.sh",
+        machine,
+        **cluster_env(second),
+        MINIKUBE_NETWORK=PROFILE,
+        MINIKUBE_STATIC_IP=shared_node_address(first_node, 1),
+    )
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    on_network = network_addresses(machine)
+    assert on_network[second] == ipaddress.IPv4Address(first_node) + 1
+    assert len(set(on_network.values())) == len(on_network)
+
+
+def test_docker_restart_starting_the_registries_first_keeps_every_address(machine: dict[str, str]) -> None:
+    """After a Docker restart the containers start in any order: a registry
+    before the node must not take the node's address."""
+    new_cluster(machine)
+    before = network_addresses(machine)
+    assert run_shell(f"minikube stop -p {PROFILE}", machine, None).returncode == 0
+    assert run_shell(f"docker stop {' '.join(REGISTRIES)}", machine, None).returncode == 0
+    assert run_shell(f"docker start {' '.join(REGISTRIES)}", machine, None).returncode == 0
+    restarted = run_shell(f"minikube start -p {PROFILE}", machine, None)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert network_addresses(machine) == before
+
+
+def test_a_registry_an_older_run_joined_at_the_lowest_free_address_is_moved(machine: dict[str, str]) -> None:
+    new_cluster(machine)
+    name = REGISTRIES[0]
+    assert run_shell(f"docker network disconnect {PROFILE} {name}", machine, None).returncode == 0
+    assert run_shell(f"docker network connect {PROFILE} {name}", machine, None).returncode == 0
+    node = ipaddress.IPv4Address(state(machine)["profiles"][PROFILE]["ip"])
+    assert network_addresses(machine)[name] == node + 1  # the lowest free address
+    again = start_registries(machine)
+    assert again.returncode == 0, again.stderr
+    assert f"moving it to its own address {images.registry_addresses(subnet_of(machine))[name]}" in again.stderr
+    assert network_addresses(machine)[name] == images.registry_addresses(subnet_of(machine))[name]
+
+
+def test_the_stand_in_docker_refuses_a_taken_or_foreign_address_as_docker_does(machine: dict[str, str]) -> None:
+    new_cluster(machine)
+    node = state(machine)["profiles"][PROFILE]["ip"]
+    assert run_shell(f"docker network disconnect {PROFILE} {REGISTRIES[0]}", machine, None).returncode == 0
+    taken = run_shell(f"docker network connect --ip {node} {PROFILE} {REGISTRIES[0]}", machine, None)
+    assert taken.returncode == 1 and "Address already in use" in taken.stderr
+    outside = run_shell(f"docker network connect --ip 10.0.0.5 {PROFILE} {REGISTRIES[0]}", machine, None)
+    assert outside.returncode == 1
+    assert "no configured subnet or ip-range contain the IP address 10.0.0.5" in outside.stderr
+    # And minikube cannot start a node at an address a registry holds.
+    held = str(images.registry_addresses(subnet_of(machine))[REGISTRIES[1]])
+    clash = run_shell(
+        "minikube start -p local-mesh-x --driver=docker",
+        {**machine, "MINIKUBE_NETWORK": PROFILE, "MINIKUBE_STATIC_IP": held},
+        None,
+    )
+    assert clash.returncode == 80 and "address already in use" in clash.stdout + clash.stderr

@@ -11,6 +11,8 @@ cmd/registry/config-example.yml, `http: addr: :5000`).
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv4Network
+
 # The upstream registries the stack's images come from (each part lists its
 # own: docker.io/istio, quay.io/metallb, quay.io/kiali, quay.io/prometheus and
 # quay.io/prometheus-operator (the prometheus chart's defaults, which local-mesh
@@ -96,6 +98,35 @@ def host_registries() -> dict[str, str]:
     proxy refuses them: registry/proxy/proxymanifeststore.go Put, ErrUnsupported)."""
     caches = {cache_name(registry): UPSTREAM_URLS[registry] for registry in UPSTREAM_REGISTRIES}
     return {**caches, LOCAL_REGISTRY_NAME: ""}
+
+
+# Each host registry has a fixed address on the cluster's docker network
+# (`docker network connect --ip`), counted down from the top of the subnet below
+# .254 (which, with the broadcast address, no pool may hold:
+# components/model/network.py): .253, .252, .251 of minikube's /24. Without
+# --ip, Docker gives a container the lowest free address (moby v28.5.2
+# libnetwork/ipams/defaultipam/allocator.go getAddress, bitmap SetAny from the
+# bottom), the one a later cluster's node is started at (network.py,
+# shared_node_address) or, after a Docker restart, the node's own; a node's
+# container has a static address (minikube v1.38.1 pkg/drivers/kic/oci/oci.go
+# CreateContainerNode, `--ip`) and Docker refuses to start it on a taken one
+# ("Address already in use": moby libnetwork/ipamapi/contract.go
+# ErrIPAlreadyAllocated). --ip needs a network made with a subnet (moby
+# api/types/network/ipam.go: "user specified IP address is supported only
+# when connecting to networks with user configured subnets"), which minikube
+# gives every network it makes (oci/network_create.go tryCreateDockerNetwork,
+# --subnet and --gateway, v1.38.1).
+REGISTRY_ADDRESS_TOP = 2  # the first registry's distance below the broadcast address
+
+
+def registry_offsets() -> dict[str, int]:
+    """Every host registry's distance below its network's broadcast address."""
+    return {name: REGISTRY_ADDRESS_TOP + index for index, name in enumerate(host_registries())}
+
+
+def registry_addresses(subnet: IPv4Network) -> dict[str, IPv4Address]:
+    """Every host registry's fixed address on the docker network of `subnet`."""
+    return {name: subnet.broadcast_address - offset for name, offset in registry_offsets().items()}
 
 
 def docker_hub_mirror() -> str:

@@ -24,6 +24,7 @@ import pulumi
 import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
+from components.model import images
 from components.model.network import (
     DEFAULT_POOL_HOSTS,
     AddressRange,
@@ -656,7 +657,7 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
     if clusters > 1 and multicluster == "primary-remote":
         raise _error("multicluster", multicluster, "multi-primary: primary-remote is not built yet")
 
-    return Settings(
+    settings = Settings(
         cluster=cluster,
         kube_context=context,
         load_balancer=load_balancer,
@@ -683,6 +684,25 @@ def parse_settings(raw: Mapping[str, str], stack: str) -> Settings:
         clusters=clusters,
         multicluster=multicluster,
     )
+    _check_pool_clear_of_registries(settings)
+    return settings
+
+
+def _check_pool_clear_of_registries(settings: Settings) -> None:
+    """With the caches on, the host registries sit at fixed addresses of the
+    node's network (images.py, registry_addresses), which no pool may hold."""
+    pool = settings.address_pool
+    if pool is None or not settings.caches_images:
+        return
+    taken = images.registry_addresses(node_subnet(str(pool.first)))
+    for name, address in taken.items():
+        if address in pool:
+            raise _error(
+                "addressPool",
+                settings.address_pool_text,
+                f"addresses clear of the host registries' {min(taken.values())}-{max(taken.values())} with "
+                f"{PROJECT}:imageCache {settings.image_cache} ({pool} contains {address}, the address of {name})",
+            )
 
 
 def _clusters(

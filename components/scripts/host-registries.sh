@@ -19,11 +19,40 @@
 # LOCAL_MESH_CACHES ("NAME=UPSTREAM_URL" words), LOCAL_MESH_LOCAL_REGISTRY (the
 # user's registry's name), LOCAL_MESH_REGISTRY_HOST_PORT (its port on 127.0.0.1),
 # LOCAL_MESH_REGISTRY_IMAGE, LOCAL_MESH_REGISTRY_STORAGE, LOCAL_MESH_REGISTRY_LABEL,
-# LOCAL_MESH_NETWORK (the cluster's docker network).
+# LOCAL_MESH_NETWORK (the cluster's docker network), LOCAL_MESH_REGISTRY_OFFSETS
+# ("NAME=N" words: each registry's fixed address is N below the network's
+# broadcast address, components/model/images.py registry_offsets).
 set -euo pipefail
 : "${LOCAL_MESH_CACHES:?}" "${LOCAL_MESH_LOCAL_REGISTRY:?}" "${LOCAL_MESH_REGISTRY_HOST_PORT:?}"
 : "${LOCAL_MESH_REGISTRY_IMAGE:?}" "${LOCAL_MESH_REGISTRY_STORAGE:?}" "${LOCAL_MESH_REGISTRY_LABEL:?}" "${LOCAL_MESH_NETWORK:?}"
+: "${LOCAL_MESH_REGISTRY_OFFSETS:?}"
 # local-mesh: include host-registry.sh
+
+# Each registry joins the network at a fixed address (`--ip`), never at the
+# lowest free one Docker would pick, which a node started later (or after a
+# Docker restart) needs: images.py says why. `docker network inspect` prints a
+# JSON array of network.Inspect whose IPAM.Config holds the network's subnets
+# (moby api/types/network/network.go, v28.5.2); minikube makes its networks
+# with one IPv4 --subnet (oci/network_create.go, v1.38.1).
+addresses=$(docker network inspect "$LOCAL_MESH_NETWORK" | python3 -c '
+import ipaddress, json, sys
+configs = json.load(sys.stdin)[0]["IPAM"]["Config"] or []
+subnets = [ipaddress.ip_network(c["Subnet"]) for c in configs if "." in (c.get("Subnet") or "")]
+if not subnets:
+    sys.exit(f"local-mesh: docker network {sys.argv[2]} has no IPv4 subnet, so the host registries cannot have fixed addresses on it")
+for word in sys.argv[1].split():
+    name, offset = word.split("=")
+    print(f"{name}={subnets[0].broadcast_address - int(offset)}")
+' "$LOCAL_MESH_REGISTRY_OFFSETS" "$LOCAL_MESH_NETWORK")
+
+# address_on NAME: the container's address on the network, empty when not on it
+# (container.InspectResponse NetworkSettings.Networks[NET].IPAddress, moby v28.5.2).
+address_on() {
+  docker container inspect "$1" | python3 -c '
+import json, sys
+print((json.load(sys.stdin)[0]["NetworkSettings"]["Networks"] or {}).get(sys.argv[1], {}).get("IPAddress", ""))
+' "$LOCAL_MESH_NETWORK"
+}
 
 # ensure_registry NAME UPSTREAM_URL: UPSTREAM_URL empty for the user's own registry.
 ensure_registry() {
@@ -64,10 +93,19 @@ ensure_registry() {
       docker start "$name" >/dev/null
       ;;
   esac
-  # The networks the container is attached to follow its state word.
-  local networks=" ${state#"${state%% *}"} "
-  if [[ "$networks" != *" ${LOCAL_MESH_NETWORK} "* ]]; then
-    docker network connect "$LOCAL_MESH_NETWORK" "$name"
+  local fixed current word
+  for word in $addresses; do
+    [ "${word%%=*}" = "$name" ] && fixed="${word#*=}"
+  done
+  current=$(address_on "$name")
+  if [ -n "$current" ] && [ "$current" != "$fixed" ]; then
+    # Joined by an older local-mesh at the lowest free address, which a node may need.
+    echo "local-mesh: ${name} is on docker network ${LOCAL_MESH_NETWORK} at ${current}; moving it to its own address ${fixed}" >&2
+    docker network disconnect "$LOCAL_MESH_NETWORK" "$name"
+    current=""
+  fi
+  if [ -z "$current" ]; then
+    docker network connect --ip "$fixed" "$LOCAL_MESH_NETWORK" "$name"
   fi
 }
 
@@ -75,4 +113,4 @@ for cache in $LOCAL_MESH_CACHES; do
   ensure_registry "${cache%%=*}" "${cache#*=}"
 done
 ensure_registry "$LOCAL_MESH_LOCAL_REGISTRY" ""
-echo "local-mesh: the image caches and ${LOCAL_MESH_LOCAL_REGISTRY} run and are on docker network ${LOCAL_MESH_NETWORK}" >&2
+echo "local-mesh: the image caches and ${LOCAL_MESH_LOCAL_REGISTRY} run and are on docker network ${LOCAL_MESH_NETWORK} (${addresses//$'\n'/, })" >&2
