@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,18 @@ def timed(times: dict[str, float], stage: str, action):  # type: ignore[no-untyp
     return result
 
 
+def throwaway_stack(tmp_path: Path) -> tuple[str, Any]:
+    """A new stack of a random name, its state in `tmp_path` (the Automation API's Stack)."""
+    from pulumi import automation
+
+    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    workspace = automation.LocalWorkspaceOptions(
+        work_dir=str(REPO),
+        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
+    )
+    return stack_name, automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+
+
 def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, stage_times: dict[str, float]) -> None:
     if not request.config.getoption("--run-e2e"):
         pytest.skip("end-to-end test not requested: run `make e2e` on a machine with Docker, minikube and pulumi")
@@ -106,15 +119,8 @@ def test_up_second_up_destroy(request: pytest.FixtureRequest, tmp_path: Path, st
     if reason:
         pytest.skip(f"end-to-end prerequisites missing: {reason}")
 
-    from pulumi import automation
-
-    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
+    stack_name, stack = throwaway_stack(tmp_path)
     profile = f"local-mesh-{stack_name}"
-    workspace = automation.LocalWorkspaceOptions(
-        work_dir=str(REPO),
-        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
-    )
-    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
     destroyed = False
     try:
         # A preview changes nothing: on a new stack it creates no profile.
@@ -190,12 +196,7 @@ def test_on_an_existing_cluster_up_second_up_destroy(
 
     from pulumi import automation
 
-    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
-    workspace = automation.LocalWorkspaceOptions(
-        work_dir=str(REPO),
-        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
-    )
-    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    stack_name, stack = throwaway_stack(tmp_path)
     load_balancer = os.environ.get(EXISTING_LOAD_BALANCER, "metallb")
     stack.set_all_config(
         {
@@ -271,12 +272,7 @@ def test_two_clusters_up_verify_destroy(
 
     from pulumi import automation
 
-    stack_name = f"e2e-{uuid.uuid4().hex[:8]}"
-    workspace = automation.LocalWorkspaceOptions(
-        work_dir=str(REPO),
-        env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE},
-    )
-    stack = automation.create_stack(stack_name, work_dir=str(REPO), opts=workspace)
+    stack_name, stack = throwaway_stack(tmp_path)
     stack.set_config("local-mesh:clusters", automation.ConfigValue(clusters))
 
     def delete_profiles() -> None:
