@@ -26,6 +26,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         type(self).requests.append(self.path)
 
 
+class EnvoyAnswers(http.server.BaseHTTPRequestHandler):
+    """A quiet handler that answers as the mesh's ingress does: Envoy names
+    itself `server: istio-envoy` (istio pilot/pkg/networking/util/proxy_headers.go)."""
+
+    def version_string(self) -> str:
+        return "istio-envoy"
+
+    def answer(self, status: int, content_type: str, body: str) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def serve_loopback(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """An HTTP server on 127.0.0.1 answering with `handler`; yields its base URL.

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harness.servers import serve_loopback
+from harness.servers import EnvoyAnswers, serve_loopback
 from tools import crosscluster, verify
 
 VERSION_OF = {"cluster1": "v1", "cluster2": "v2"}
@@ -60,22 +60,15 @@ class Mesh:
         ]
 
 
+# helloworld's Flask app answers text/html (Flask's default mimetype).
+HTML = "text/html; charset=utf-8"
+
+
 def ingress_of(mesh: Mesh, cluster: str) -> type[http.server.BaseHTTPRequestHandler]:
     endpoints = [cluster] if cluster in mesh.isolated else sorted(VERSION_OF)
     turns = itertools.cycle(endpoints)
 
-    class Ingress(http.server.BaseHTTPRequestHandler):
-        def version_string(self) -> str:
-            return "istio-envoy"
-
-        def answer(self, status: int, body: str, content_type: str = "text/html; charset=utf-8") -> None:
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("content-type", content_type)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Ingress(EnvoyAnswers):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             if parts.path == "/hello" and mesh.hello_status == 200:
@@ -83,20 +76,17 @@ def ingress_of(mesh: Mesh, cluster: str) -> type[http.server.BaseHTTPRequestHand
                     destination = next(turns)
                     mesh.served[(cluster, destination)] = mesh.served.get((cluster, destination), 0) + 1
                 version = VERSION_OF[destination]
-                self.answer(200, f"Hello version: {version}, instance: helloworld-{version}-6d8b4c9f5-x2x7q\n")
+                self.answer(200, HTML, f"Hello version: {version}, instance: helloworld-{version}-6d8b4c9f5-x2x7q\n")
             elif parts.path == "/hello":
-                self.answer(mesh.hello_status, "")
+                self.answer(mesh.hello_status, HTML, "")
             elif parts.path == "/prometheus/-/ready" and cluster == "cluster1":
-                self.answer(200, "Prometheus Server is Ready.\n", "text/plain")
+                self.answer(200, "text/plain", "Prometheus Server is Ready.\n")
             elif parts.path == "/prometheus/api/v1/query" and cluster == "cluster1":
                 assert parse_qs(parts.query)["query"] == [crosscluster.CROSSING_REQUESTS_QUERY]
                 body = {"status": "success", "data": {"resultType": "vector", "result": mesh.series()}}
-                self.answer(200, json.dumps(body), "application/json")
+                self.answer(200, "application/json", json.dumps(body))
             else:
-                self.answer(404, "")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+                self.answer(404, HTML, "")
 
     return Ingress
 

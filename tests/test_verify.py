@@ -35,7 +35,7 @@ from components.shell import (
 from harness.config import REPO
 from harness.config import raw_config as raw
 from harness.program import owner_of
-from harness.servers import closed_loopback_url, serve_loopback
+from harness.servers import EnvoyAnswers, closed_loopback_url, serve_loopback
 from harness.world import fake_environment, run_shell, set_fake_profile
 from tools import verify
 
@@ -242,7 +242,7 @@ HTTPBIN_SPAN = "httpbin.sample.svc.cluster.local:8000/*"  # Envoy names a span a
 NO_HEALTHY_UPSTREAM = (503, "text/plain", "no healthy upstream")  # Envoy, when a Service has no ready pod
 
 
-class MeshIngress(http.server.BaseHTTPRequestHandler):
+class MeshIngress(EnvoyAnswers):
     """Envoy routing /status/* to httpbin and each dashboard's path to the tool.
     `failing` names the tools that answer like a broken one; `traces` holds the
     x-client-trace-id of each sample request (Envoy traces those), `requests`
@@ -254,17 +254,6 @@ class MeshIngress(http.server.BaseHTTPRequestHandler):
     queries: ClassVar[int] = 0
     metrics_after_queries: ClassVar[int] = 0  # Prometheus's scrape interval: the first queries find nothing
     starting_until: ClassVar[float] = 0.0  # time.monotonic() until which every route answers 503 (pods not ready)
-
-    def version_string(self) -> str:
-        return "istio-envoy"
-
-    def answer(self, status: int, content_type: str, body: str) -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def json(self, status: int, body: Any) -> None:
         self.answer(status, "application/json", json.dumps(body))
@@ -313,9 +302,6 @@ class MeshIngress(http.server.BaseHTTPRequestHandler):
             self.json(200, {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None})
         else:
             self.answer(404, "text/plain", "")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def mesh(**state: Any) -> type[MeshIngress]:
