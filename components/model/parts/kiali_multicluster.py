@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from components.model.multicluster import remote_kubeconfig
 from components.model.parts.istio import ISTIO_NAMESPACE
 from components.model.release import Values
 
@@ -86,24 +85,6 @@ def kiali_token_secret() -> Object:
     }
 
 
-def kiali_kubeconfig(cluster: str, server: str, certificate_authority_data: str, token: str) -> str:
-    """A kubeconfig of one context, `cluster`, as the prepare script writes it:
-    `server` must be the remote API server's address as the first cluster's
-    pods reach it (on the clusters' shared docker network), not the host's."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "preferences": {},
-        "current-context": cluster,
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-        "users": [{"name": cluster, "user": {"token": token}}],
-        "clusters": [
-            {"name": cluster, "cluster": {"server": server, "certificate-authority-data": certificate_authority_data}}
-        ],
-    }
-    return yaml.safe_dump(config, sort_keys=False)
-
-
 def kiali_remote_secret_metadata(cluster: str) -> dict[str, Any]:
     return {
         "name": kiali_remote_secret_name(cluster),
@@ -119,5 +100,6 @@ def kiali_remote_cluster_secret(cluster: str, server: str, certificate_authority
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": kiali_remote_secret_metadata(cluster),
-        "stringData": {cluster: kiali_kubeconfig(cluster, server, certificate_authority_data, token)},
+        # The same kubeconfig istioctl writes for istiod (Kiali reads it with client-go alike).
+        "stringData": {cluster: remote_kubeconfig(cluster, server, certificate_authority_data, token)},
     }
