@@ -13,8 +13,6 @@ import yaml
 
 from components.model.parts.istio import ISTIO_NAMESPACE
 from components.model.parts.kiali_multicluster import (
-    KIALI_SERVICE_ACCOUNT,
-    kiali_remote_access_values,
     kiali_remote_cluster_secret,
     kiali_remote_secret_name,
     kiali_token_secret,
@@ -23,7 +21,7 @@ from components.model.parts.kiali_multicluster import (
 from components.model.parts.prometheus import PROMETHEUS_PATH, prometheus_values_federating
 from components.model.plan import Plan, release_plan
 from harness.config import settings_for
-from tests.upstream import Object, render, render_chart, schema_problems
+from tests.upstream import Object, render, schema_problems
 
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n").decode()
 
@@ -56,24 +54,6 @@ def test_the_first_kiali_mounts_one_secret_per_remote_cluster_where_kiali_reads_
     # One cluster's stack mounts none (the chart's own optional secret aside).
     alone = one(render(release), "Deployment", "kiali")["spec"]["template"]["spec"]["volumes"]
     assert not {"cluster2", "cluster3"} & {volume["name"] for volume in alone}
-
-
-def test_a_remote_cluster_without_kiali_gets_only_its_read_only_account() -> None:
-    objects = render_chart("kiali-server", "kiali", ISTIO_NAMESPACE, kiali_remote_access_values())
-    assert sorted((item["kind"], item["metadata"]["name"]) for item in objects) == [
-        ("ClusterRole", "kiali-viewer"),
-        ("ClusterRoleBinding", "kiali-viewer"),
-        ("ConfigMap", "kiali"),
-        ("ServiceAccount", KIALI_SERVICE_ACCOUNT),
-    ]
-    (role,) = [item for item in objects if item["kind"] == "ClusterRole"]
-    # Read-only: nothing it may change (token reviews and port-forwards aside, as for the first Kiali).
-    changing = {"patch", "update", "delete", "deletecollection"}
-    assert {verb for rule in role["rules"] for verb in rule["verbs"]}.isdisjoint(changing)
-    binding = one(objects, "ClusterRoleBinding", "kiali-viewer")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": KIALI_SERVICE_ACCOUNT, "namespace": ISTIO_NAMESPACE}
-    ]
 
 
 def test_the_remote_token_is_the_kiali_accounts_as_kiali_installs_it(plan: Plan) -> None:

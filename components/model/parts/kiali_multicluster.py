@@ -60,17 +60,6 @@ def kiali_values_with_remote_clusters(values: Values, remote_clusters: list[str]
     return {**values, "clustering": {"autodetect_secrets": {"enabled": False}, "clusters": clusters}}
 
 
-def kiali_remote_access_values() -> Values:
-    """kiali-server's values for a cluster without a Kiali of its own: only the
-    service account and its read-only role ("Kiali Server helm chart: Use the
-    kiali-server helm chart with --set deployment.remote_cluster_resources_only=true",
-    Kiali's multi-cluster docs)."""
-    return {
-        "auth": {"strategy": "anonymous"},
-        "deployment": {"remote_cluster_resources_only": True, "view_only_mode": True},
-    }
-
-
 def kiali_token_secret() -> Object:
     """In each remote cluster: the Kiali service account's long-lived token."""
     return {
